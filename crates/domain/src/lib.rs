@@ -1,0 +1,4 @@
+//! Dependency-light types shared by AgentIdP services.
+//!
+//! No web framework, runtime or database crate may appear here: services and the test
+//! harness share these types without sharing infrastructure.

@@ -1,0 +1,106 @@
+//! The shared command line of every service binary: `serve` (default), `migrate`,
+//! `validate-config`.
+//!
+//! Order at start-up: read and validate every variable (exit 2 listing all problems, before
+//! any port is bound), then telemetry, then the subcommand.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use crate::app::Application;
+use crate::config::{CommonConfig, ConfigErrors, Env};
+use crate::telemetry;
+
+/// The subcommands every service has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Serve HTTP until SIGTERM/SIGINT (the default).
+    Serve,
+    /// Apply this service's database migrations and exit.
+    Migrate,
+    /// Check the environment and exit (0 valid, 2 invalid).
+    ValidateConfig,
+}
+
+/// What a service binary provides to [`run`].
+pub trait ServiceMain {
+    /// The service's configuration.
+    type Config: Send + 'static;
+    /// The service's application state.
+    type State: Send + 'static;
+
+    /// Reads the configuration from `env`, reporting every problem.
+    fn read_config(env: &Env) -> Result<Self::Config, ConfigErrors>;
+    /// The common part of the configuration.
+    fn common(cfg: &Self::Config) -> &CommonConfig;
+    /// The embedded migrations.
+    fn migrations() -> refinery::Runner;
+    /// Builds the application (binds its listener).
+    fn build(
+        cfg: Self::Config,
+    ) -> impl Future<Output = anyhow::Result<Application<Self::State>>> + Send;
+}
+
+/// Reads the configuration or prints every problem and returns exit code 2.
+pub fn load_config<S: ServiceMain>(env: &Env) -> Result<S::Config, ExitCode> {
+    S::read_config(env).map_err(|e| {
+        let _ = write!(std::io::stderr(), "{e}");
+        ExitCode::from(2)
+    })
+}
+
+/// A multi-threaded runtime for the binary.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("agentidp")
+        .build()
+}
+
+/// Runs one of the shared subcommands to completion.
+pub fn run<S: ServiceMain>(command: Command) -> ExitCode {
+    let env = Env::from_process();
+    let cfg = match load_config::<S>(&env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if command == Command::ValidateConfig {
+        let _ = writeln!(std::io::stdout(), "configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let common = S::common(&cfg);
+        let service = common.service.name();
+        let guard = telemetry::init(service, &common.telemetry)?;
+        let result = match command {
+            Command::Migrate => {
+                let applied =
+                    crate::db::migrate(&common.database, service, S::migrations()).await?;
+                tracing::info!(service, applied, "migrations applied");
+                Ok(())
+            }
+            Command::Serve | Command::ValidateConfig => {
+                let app = S::build(cfg).await?;
+                app.run_until_stopped().await
+            }
+        };
+        guard.shutdown();
+        result
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

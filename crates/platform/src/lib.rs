@@ -1,0 +1,24 @@
+//! The common crate of every AgentIdP service.
+//!
+//! Each module owns one cross-cutting concern; services compose them in their `startup.rs`.
+//! Nothing here knows about a particular service's tables or routes. This crate must not
+//! depend on any service crate, on `testkit`, or on Stripe.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod extract;
+pub mod health;
+pub mod internal_http;
+pub mod net;
+pub mod rate_limit;
+pub mod redis;
+pub mod secret;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use errors::{ApiError, ApiResult};
+pub use secret::Secret;

@@ -1,0 +1,243 @@
+//! Test harness for AgentIdP services.
+//!
+//! Tests run the real service code: `Application::build` binds port 0 against a database of
+//! the test's own (cloned from a migrated template) and a Redis key prefix of its own, so
+//! tests run in parallel and in any order. Third parties that cannot be reached from here get
+//! local fakes that speak their wire format.
+//!
+//! This crate may depend on `platform` and `domain`, never on a service crate: services'
+//! test binaries depend on it, not the other way round.
+
+pub mod db;
+pub mod fake_http;
+pub mod logs;
+pub mod redis;
+
+use std::future::Future;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use platform::app::{Application, Core};
+use platform::config::Env;
+
+pub use db::TestDb;
+pub use fake_http::SlowHttp;
+pub use redis::PrivateRedis;
+
+/// One test's isolated resources.
+#[derive(Debug)]
+pub struct TestEnv {
+    /// The test's database.
+    pub db: TestDb,
+    /// The Redis server URL.
+    pub redis_url: String,
+    /// The test's Redis key prefix.
+    pub redis_prefix: String,
+}
+
+impl TestEnv {
+    /// A fresh database and Redis prefix, with log capture installed.
+    pub async fn new() -> anyhow::Result<Self> {
+        logs::init();
+        Ok(Self {
+            db: TestDb::new().await?,
+            redis_url: redis::shared_url(),
+            redis_prefix: redis::unique_prefix(),
+        })
+    }
+
+    /// The environment a service under test reads: port 0 on loopback, small pools, fast
+    /// reconnects, test secrets.
+    pub fn env(&self) -> Env {
+        Env::from_pairs([
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("PUBLIC_URL", "http://localhost:8080"),
+            ("DATABASE_URL", self.db.url()),
+            ("DB_POOL_MAX", "8"),
+            ("DB_POOL_MIN", "1"),
+            ("REDIS_URL", &self.redis_url),
+            ("REDIS_KEY_PREFIX", &self.redis_prefix),
+            ("REDIS_RECONNECT_INTERVAL_MS", "100"),
+            ("HTTP_WORKERS", "2"),
+            ("SHUTDOWN_TIMEOUT_MS", "5000"),
+            ("ACCESS_LOG", "false"),
+            (
+                "KEY_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+            (
+                "CREDENTIAL_PEPPER",
+                "test-pepper-0123456789abcdef0123456789",
+            ),
+        ])
+    }
+}
+
+/// A running application under test.
+#[derive(Debug)]
+pub struct TestApp<S> {
+    /// Its port.
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// Its shared runtime objects (pool, Redis, metrics).
+    pub core: Core,
+    /// Its service state.
+    pub state: S,
+    /// A client aimed at it.
+    pub client: Client,
+    handle: ServerHandle,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl<S: Clone + Send + 'static> TestApp<S> {
+    /// Runs `app` in the background.
+    pub fn spawn(app: Application<S>) -> Self {
+        let port = app.port();
+        let core = app.core().clone();
+        let state = app.state.clone();
+        let handle = app.server_handle();
+        let task = tokio::spawn(app.run_until(std::future::pending()));
+        let base_url = format!("http://127.0.0.1:{port}");
+        Self {
+            port,
+            client: Client::new(&base_url),
+            base_url,
+            core,
+            state,
+            handle,
+            task: Some(task),
+        }
+    }
+
+    /// Stops gracefully (as on SIGTERM: drain, then flush hooks) and waits.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.handle.stop(true).await;
+        if let Some(t) = self.task.take() {
+            t.await??;
+        }
+        Ok(())
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body text.
+    pub body: String,
+}
+
+impl TestResponse {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A small HTTP client aimed at one base URL.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `base` (no redirects followed, 30 s timeout).
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A request builder for `method path`.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends a built request and reads the whole response.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<TestResponse> {
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await?;
+        Ok(TestResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> anyhow::Result<TestResponse> {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_auth(&self, path: &str, token: &str) -> anyhow::Result<TestResponse> {
+        self.send(self.request(reqwest::Method::GET, path).bearer_auth(token))
+            .await
+    }
+
+    /// `POST path` with a JSON body and optional bearer token.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<TestResponse> {
+        let mut req = self.request(reqwest::Method::POST, path).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    /// `POST path` with a form body.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> anyhow::Result<TestResponse> {
+        self.send(self.request(reqwest::Method::POST, path).form(form))
+            .await
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some` or `timeout` passes: waiting for a
+/// condition, never sleeping on hope.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,2 @@
+-- Baseline of the analytics schema: the schema itself is created by `analytics migrate`.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Baseline of the identity schema: the schema itself is created by `identity migrate`.
+SELECT 1;

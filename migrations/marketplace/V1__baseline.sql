@@ -1,0 +1,2 @@
+-- Baseline of the marketplace schema: the schema itself is created by `marketplace migrate`.
+SELECT 1;

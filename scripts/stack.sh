@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Runs the whole AgentIdP stack on one machine: PostgreSQL and Redis (the machine's, or
+# private ones), migrations, the four services, and an nginx ingress on one port.
+#
+#   scripts/stack.sh run      start, print URLs, stay in the foreground; Ctrl-C stops all
+#   scripts/stack.sh up       start in the background
+#   scripts/stack.sh down     stop what `up` started
+#   scripts/stack.sh status   show what is running
+#
+# Variables: STACK_PROFILE (release|debug, default release), INGRESS_PORT (8080),
+# STACK_DB (agentidp), DATABASE_URL / REDIS_URL (use these servers instead of local ones),
+# plus any service variable (docs/ENVIRONMENT.md), passed through to every service.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+SERVICES=(identity marketplace billing analytics)
+declare -A PORTS=([identity]=8081 [marketplace]=8082 [billing]=8083 [analytics]=8084)
+PROFILE=${STACK_PROFILE:-release}
+INGRESS_PORT=${INGRESS_PORT:-8080}
+STACK_DB=${STACK_DB:-agentidp}
+PIDS="$DEV/pids"; LOGS="$DEV/logs"; NGINX="$DEV/nginx"
+mkdir -p "$PIDS" "$LOGS" "$NGINX/tmp"
+
+bin_dir() { if [ "$PROFILE" = release ]; then echo "$ROOT/target/release"; else echo "$ROOT/target/debug"; fi; }
+
+build() {
+  log "building the service binaries ($PROFILE)"
+  local flags=(); [ "$PROFILE" = release ] && flags=(--release)
+  (cd "$ROOT" && cargo build "${flags[@]}" --bins -p identity -p marketplace -p billing -p analytics)
+}
+
+secrets() {
+  # Generated once per checkout; never committed (.dev is ignored).
+  local f="$DEV/secrets.env"
+  if [ ! -f "$f" ]; then
+    umask 077
+    {
+      echo "KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)"
+      echo "CREDENTIAL_PEPPER=$(head -c 32 /dev/urandom | base64)"
+    } > "$f"
+  fi
+  set -a; source "$f"; set +a
+}
+
+configure() {
+  ensure_postgres
+  ensure_redis
+  psql "$PG_ADMIN_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname='$STACK_DB'" | grep -q 1 \
+    || psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $STACK_DB" >/dev/null
+  secrets
+  export DATABASE_URL="$PG_BASE/$STACK_DB"
+  export REDIS_URL="$REDIS_BASE_URL"
+  export PUBLIC_URL="${PUBLIC_URL:-http://localhost:$INGRESS_PORT}"
+  export IDENTITY_URL="http://127.0.0.1:${PORTS[identity]}"
+  export BILLING_URL="http://127.0.0.1:${PORTS[billing]}"
+  export HOST=127.0.0.1
+  # A local stack serves one developer from one IP: generous per-IP limits.
+  export RATE_LIMIT_MAX_REQUESTS="${RATE_LIMIT_MAX_REQUESTS:-100000}"
+  export RATE_LIMIT_TOKEN_IP_MAX="${RATE_LIMIT_TOKEN_IP_MAX:-100000000}"
+  export RATE_LIMIT_TOKEN_CLIENT_MAX="${RATE_LIMIT_TOKEN_CLIENT_MAX:-100000000}"
+  export RATE_LIMIT_TENANT_MAX="${RATE_LIMIT_TENANT_MAX:-1000000}"
+}
+
+migrate() {
+  for s in "${SERVICES[@]}"; do
+    log "migrating $s"
+    "$(bin_dir)/$s" migrate >>"$LOGS/$s.log" 2>&1 || { tail -n 20 "$LOGS/$s.log"; die "$s migrate failed"; }
+  done
+}
+
+service_env() {
+  # Internal OAuth clients for the services that call identity and billing.
+  local s=$1 f="$DEV/clients/$s.json"
+  [ "$s" = identity ] && return
+  mkdir -p "$DEV/clients"
+  if "$(bin_dir)/identity" service-client --help >/dev/null 2>&1; then
+    "$(bin_dir)/identity" service-client "$s" > "$f.tmp" 2>>"$LOGS/identity.log" && mv "$f.tmp" "$f"
+    SERVICE_CLIENT_ID=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["client_id"])' "$f")
+    SERVICE_CLIENT_SECRET=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["client_secret"])' "$f")
+    export SERVICE_CLIENT_ID SERVICE_CLIENT_SECRET
+  fi
+}
+
+start_services() {
+  for s in "${SERVICES[@]}"; do
+    if [ -f "$PIDS/$s.pid" ] && kill -0 "$(cat "$PIDS/$s.pid")" 2>/dev/null; then
+      log "$s already running"; continue
+    fi
+    (
+      service_env "$s"
+      PORT=${PORTS[$s]} nohup "$(bin_dir)/$s" serve >>"$LOGS/$s.log" 2>&1 &
+      echo $! > "$PIDS/$s.pid"
+    )
+  done
+}
+
+start_ingress() {
+  ensure_nginx
+  local nginx_bin; nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+  local user_directive=""; [ "$(id -u)" = 0 ] && user_directive="user root;"
+  mkdir -p "$NGINX/tmp"
+  sed -e "s#@PREFIX@#$NGINX#g" -e "s#@INGRESS_PORT@#$INGRESS_PORT#g" \
+      -e "s#@USER_DIRECTIVE@#$user_directive#g" \
+      -e "s#@IDENTITY_PORT@#${PORTS[identity]}#g" -e "s#@MARKETPLACE_PORT@#${PORTS[marketplace]}#g" \
+      -e "s#@BILLING_PORT@#${PORTS[billing]}#g" -e "s#@ANALYTICS_PORT@#${PORTS[analytics]}#g" \
+      "$ROOT/deploy/nginx/agentidp.conf.tmpl" > "$NGINX/nginx.conf"
+  if [ -f "$NGINX/nginx.pid" ] && kill -0 "$(cat "$NGINX/nginx.pid")" 2>/dev/null; then
+    "$nginx_bin" -p "$NGINX" -c "$NGINX/nginx.conf" -s reload
+  else
+    "$nginx_bin" -p "$NGINX" -c "$NGINX/nginx.conf"
+  fi
+}
+
+wait_healthy() {
+  local base="http://127.0.0.1:$INGRESS_PORT"
+  for s in "${SERVICES[@]}"; do
+    local ok=""
+    for _ in $(seq 300); do
+      if curl -fsS -o /dev/null "$base/health/$s/ready"; then ok=1; break; fi
+      sleep 0.2
+    done
+    [ -n "$ok" ] || { tail -n 30 "$LOGS/$s.log"; die "$s did not become ready"; }
+  done
+}
+
+seed_demo() {
+  local f="$DEV/demo-tenant.json" base="http://127.0.0.1:$INGRESS_PORT"
+  [ -f "$f" ] && return
+  local res
+  res=$(curl -fsS -X POST "$base/api/v1/tenants" -H 'content-type: application/json' \
+        -d '{"name":"Demo Tenant","email":"demo@example.com"}' 2>/dev/null) || return 0
+  (umask 077; echo "$res" > "$f")
+}
+
+print_urls() {
+  local base="http://localhost:$INGRESS_PORT"
+  cat <<URLS
+
+AgentIdP is running behind the ingress at $base
+  health        $base/health/{identity,marketplace,billing,analytics}/detailed
+  OAuth 2.0     $base/oauth2/token   $base/.well-known/openid-configuration
+  JWKS          $base/.well-known/jwks.json
+  marketplace   $base/api/v1/marketplace/agents
+  billing tiers $base/api/v1/billing/tiers
+  logs          $LOGS/<service>.log
+URLS
+  if [ -f "$DEV/demo-tenant.json" ]; then
+    echo "  demo tenant   $DEV/demo-tenant.json (tenant-admin client_id and client_secret)"
+  fi
+  echo
+}
+
+down() {
+  for s in "${SERVICES[@]}"; do
+    local f="$PIDS/$s.pid"
+    [ -f "$f" ] || continue
+    local pid; pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    fi
+    rm -f "$f"
+  done
+  if [ -f "$NGINX/nginx.pid" ]; then
+    local nginx_bin; nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+    "$nginx_bin" -p "$NGINX" -c "$NGINX/nginx.conf" -s quit 2>/dev/null || true
+  fi
+  log "stack stopped"
+}
+
+status() {
+  for s in "${SERVICES[@]}"; do
+    local f="$PIDS/$s.pid" state="stopped"
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && state="running (pid $(cat "$f"), port ${PORTS[$s]})"
+    printf '%-12s %s\n' "$s" "$state"
+  done
+}
+
+up() {
+  [ "${STACK_SKIP_BUILD:-}" = 1 ] || build
+  configure
+  migrate
+  start_services
+  start_ingress
+  wait_healthy
+  seed_demo
+  print_urls
+}
+
+case "${1:-run}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  run)
+    up
+    trap 'down; exit 0' INT TERM
+    log "following logs; Ctrl-C stops the stack"
+    tail -n 0 -F "$LOGS"/*.log &
+    wait
+    ;;
+  *) die "usage: $0 run|up|down|status" ;;
+esac
