@@ -2,3 +2,9 @@
 //!
 //! No web framework, runtime or database crate may appear here: services and the test
 //! harness share these types without sharing infrastructure.
+
+pub mod agent;
+pub mod scope;
+
+pub use agent::{AgentStatus, AgentType, DeploymentEnv};
+pub use scope::Scope;

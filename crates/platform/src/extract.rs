@@ -33,6 +33,10 @@ pub struct Json<T>(pub T);
 #[derive(Debug)]
 pub struct Form<T>(pub T);
 
+/// A JSON body that may be absent: an empty body gives `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
 /// A query string.
 #[derive(Debug)]
 pub struct Query<T>(pub T);
@@ -161,6 +165,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let body = read_body(&req, &mut payload).await?;
             parse_json(&body).map(Json)
+        })
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalFuture<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&req, &mut payload).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            if !content_type_is(&req, "application/json", Some("+json")) {
+                return Err(unsupported("application/json"));
+            }
+            parse_json(&body).map(OptionalJson)
         })
     }
 }

@@ -5,6 +5,7 @@
 //! depend on any service crate, on `testkit`, or on Stripe.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod errors;
 pub mod extract;
 pub mod health;
 pub mod internal_http;
+pub mod metering;
 pub mod net;
 pub mod rate_limit;
 pub mod redis;

@@ -10,6 +10,7 @@
 
 pub mod db;
 pub mod fake_http;
+pub mod identity;
 pub mod logs;
 pub mod redis;
 

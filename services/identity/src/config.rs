@@ -1,14 +1,75 @@
-//! The identity service's settings: the common ones plus its own.
+//! The identity service's settings: the common ones plus its own (see docs/ENVIRONMENT.md).
 
+use std::time::Duration;
+
+use base64::Engine as _;
+use platform::Secret;
 use platform::config::{CommonConfig, ConfigErrors, Env, Reader, ServiceKind};
+
+use crate::keys::Alg;
+
+/// Signing-key lifecycle settings.
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    /// `SIGNING_ALG` (`ES256`): algorithm of newly generated keys (`ES256`, `RS256`, `EdDSA`).
+    pub alg: Alg,
+    /// `SIGNING_KEY_ROTATION_INTERVAL_SECS` (2592000 = 30 days): how long a key signs.
+    pub rotation_interval: Duration,
+    /// `SIGNING_KEY_PUBLISH_LEAD_SECS` (3600): how long a new key is in the JWKS before it
+    /// signs; longer than any verifier's JWKS cache.
+    pub publish_lead: Duration,
+    /// `KEY_REFRESH_INTERVAL_MS` (5000): how often each instance reloads keys from PostgreSQL.
+    pub refresh_interval: Duration,
+    /// `JWT_PRIVATE_KEY` / `JWT_PUBLIC_KEY`: an RS256 PEM pair of the original product to
+    /// import (both or neither).
+    pub import: Option<(Secret<String>, String)>,
+}
 
 /// Everything the identity service reads from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Settings shared by every service.
     pub common: CommonConfig,
-    /// `IDENTITY_ENABLED` (true): when false, every route of this service answers 404.
-    pub enabled: bool,
+    /// `KEY_ENCRYPTION_KEY`: 32 bytes, base64 or hex; encrypts private keys at rest.
+    pub key_encryption_key: Secret<[u8; 32]>,
+    /// `CREDENTIAL_PEPPER`: at least 16 bytes; keys the HMAC of stored client secrets.
+    pub credential_pepper: Secret<String>,
+    /// `TOKEN_TTL_SECS` (3600): lifetime of access tokens.
+    pub token_ttl: Duration,
+    /// Signing keys.
+    pub keys: KeyConfig,
+    /// `CREDENTIAL_CACHE_TTL_MS` (500, at most 900): how long an instance trusts a looked-up
+    /// credential; bounds how late another instance sees a revocation (under 1 s).
+    pub credential_cache_ttl: Duration,
+    /// `AUDIT_TOKEN_EVENTS` (true): write an audit event for every token issued or refused
+    /// and answer only after it is committed. `false` is for measurements only.
+    pub audit_token_events: bool,
+    /// `AUDIT_BATCH_MAX` (2000): most events one group commit writes.
+    pub audit_batch_max: usize,
+}
+
+fn parse_kek(r: &mut Reader<'_>) -> Secret<[u8; 32]> {
+    let var = "KEY_ENCRYPTION_KEY";
+    let Some(raw) = r.raw(var) else {
+        r.error(var, "is required (32 random bytes, base64 or hex)");
+        return Secret::new([0; 32]);
+    };
+    let raw = raw.trim();
+    let bytes = if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(raw).ok()
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw))
+            .ok()
+    };
+    match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+        Some(k) => Secret::new(k),
+        None => {
+            r.error(var, "must be exactly 32 bytes, base64 or hex encoded");
+            Secret::new([0; 32])
+        }
+    }
 }
 
 impl Config {
@@ -16,8 +77,72 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigErrors> {
         let mut r = Reader::new(env);
         let common = CommonConfig::read(&mut r, ServiceKind::Identity);
-        let enabled = r.bool("IDENTITY_ENABLED", true);
+        let key_encryption_key = parse_kek(&mut r);
+        let credential_pepper = r.required_secret("CREDENTIAL_PEPPER");
+        if !credential_pepper.expose().is_empty() && credential_pepper.expose().len() < 16 {
+            r.error("CREDENTIAL_PEPPER", "must be at least 16 bytes");
+        }
+        let token_ttl = Duration::from_secs(r.u64_in("TOKEN_TTL_SECS", 3600, 60, 86_400));
+        let alg = r.parse("SIGNING_ALG", Alg::Es256, "ES256, RS256 or EdDSA");
+        let rotation_interval = Duration::from_secs(r.u64_in(
+            "SIGNING_KEY_ROTATION_INTERVAL_SECS",
+            30 * 86_400,
+            1,
+            10 * 365 * 86_400,
+        ));
+        let publish_lead =
+            Duration::from_secs(r.u64_in("SIGNING_KEY_PUBLISH_LEAD_SECS", 3600, 1, 30 * 86_400));
+        let refresh_interval = r.millis("KEY_REFRESH_INTERVAL_MS", 5_000, 10, 600_000);
+        if refresh_interval * 2 > publish_lead {
+            r.error(
+                "KEY_REFRESH_INTERVAL_MS",
+                "must be at most half of SIGNING_KEY_PUBLISH_LEAD_SECS, so every instance loads a new key before it signs",
+            );
+        }
+        if publish_lead >= rotation_interval {
+            r.error(
+                "SIGNING_KEY_PUBLISH_LEAD_SECS",
+                "must be shorter than SIGNING_KEY_ROTATION_INTERVAL_SECS",
+            );
+        }
+        let import = match (
+            r.opt_secret("JWT_PRIVATE_KEY"),
+            r.opt_string("JWT_PUBLIC_KEY"),
+        ) {
+            (Some(private), Some(public)) => Some((private, public)),
+            (None, None) => None,
+            _ => {
+                r.error(
+                    "JWT_PUBLIC_KEY",
+                    "JWT_PRIVATE_KEY and JWT_PUBLIC_KEY must be set together",
+                );
+                None
+            }
+        };
+        let credential_cache_ttl = r.millis("CREDENTIAL_CACHE_TTL_MS", 500, 0, 900);
+        let audit_token_events = r.bool("AUDIT_TOKEN_EVENTS", true);
+        let audit_batch_max = r.u64_in("AUDIT_BATCH_MAX", 2000, 1, 100_000) as usize;
         r.finish()?;
-        Ok(Self { common, enabled })
+        Ok(Self {
+            common,
+            key_encryption_key,
+            credential_pepper,
+            token_ttl,
+            keys: KeyConfig {
+                alg,
+                rotation_interval,
+                publish_lead,
+                refresh_interval,
+                import,
+            },
+            credential_cache_ttl,
+            audit_token_events,
+            audit_batch_max,
+        })
+    }
+
+    /// The token issuer: `PUBLIC_URL` without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.common.public_base()
     }
 }

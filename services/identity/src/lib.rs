@@ -1,12 +1,23 @@
-//! Identity service: tenants, agents, credentials, OAuth 2.0 tokens, signing keys, audit, change feed, webhooks and DIDs.
+//! Identity service: tenants, agents, credentials, OAuth 2.0 tokens, signing keys, the audit
+//! log and change feed, and DIDs.
 //!
 //! A library with a thin `main.rs`, so tests run the real server on port 0.
 
+pub mod agents;
+pub mod audit;
 pub mod config;
+pub mod credentials;
+pub mod crypto;
+pub mod did;
+pub mod keys;
+pub mod repo;
+mod routes;
 pub mod startup;
+pub mod tenants;
+pub mod tokens;
 
 pub use config::Config;
-pub use startup::{State, build};
+pub use startup::{AppState, State, build};
 
 mod embedded {
     refinery::embed_migrations!("../../migrations/identity");
@@ -40,4 +51,24 @@ impl platform::cli::ServiceMain for Service {
     async fn build(cfg: Config) -> anyhow::Result<platform::app::Application<State>> {
         build(cfg).await
     }
+}
+
+/// `identity service-client <name>`: creates or replaces a service's internal client and
+/// returns `(client_id, client_secret)`.
+pub async fn service_client(config: &Config, name: &str) -> anyhow::Result<(String, String)> {
+    let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
+    platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
+    let redis = platform::redis::Redis::new(&config.common.redis)?;
+    let revocations =
+        tokens::Revocations::new(redis, config.token_ttl, startup::revocation_margin(config));
+    let pepper = crypto::Pepper::new(config.credential_pepper.expose().as_bytes());
+    tenants::service_client(&db, &pepper, &revocations, name).await
+}
+
+/// `identity rotate-signing-key`: schedules a new signing key.
+pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<(String, time::OffsetDateTime)> {
+    let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
+    platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
+    let kek = crypto::Kek::new(config.key_encryption_key.expose())?;
+    keys::rotate_now(&db, &kek, &config.keys).await
 }

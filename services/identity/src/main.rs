@@ -1,19 +1,71 @@
-//! The `identity` binary: `serve` (default), `migrate`, `validate-config`.
+//! The `identity` binary: `serve` (default), `migrate`, `validate-config`,
+//! `service-client <name>`, `rotate-signing-key`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use platform::cli::Command;
 
-/// Identity service: tenants, agents, credentials, OAuth 2.0 tokens, signing keys, audit, change feed, webhooks and DIDs.
+/// Identity service of AgentIdP.
 #[derive(Debug, Parser)]
 #[command(name = "identity", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    #[command(flatten)]
+    Shared(Command),
+    /// Create or rotate the internal OAuth client of another service; prints
+    /// {"client_id": ..., "client_secret": ...}.
+    ServiceClient {
+        /// The service's name (marketplace, billing, analytics).
+        name: String,
+    },
+    /// Schedule a new signing key (published now, signing after SIGNING_KEY_PUBLISH_LEAD_SECS).
+    RotateSigningKey,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    platform::cli::run::<identity::Service>(cli.command.unwrap_or(Command::Serve))
+    let cmd = match cli.command.unwrap_or(Cmd::Shared(Command::Serve)) {
+        Cmd::Shared(c) => return platform::cli::run::<identity::Service>(c),
+        other => other,
+    };
+    let env = platform::config::Env::from_process();
+    let config = match platform::cli::load_config::<identity::Service>(&env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rt = match platform::cli::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let output = rt.block_on(async {
+        match cmd {
+            Cmd::ServiceClient { name } => identity::service_client(&config, &name)
+                .await
+                .map(|(id, secret)| serde_json::json!({"client_id": id, "client_secret": secret})),
+            Cmd::RotateSigningKey => identity::rotate_signing_key(&config).await.map(|(kid, at)| {
+                serde_json::json!({"kid": kid, "activates_at": identity::audit::format_time(at)})
+            }),
+            Cmd::Shared(_) => unreachable!("handled above"),
+        }
+    });
+    match output {
+        Ok(v) => {
+            let _ = writeln!(std::io::stdout(), "{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

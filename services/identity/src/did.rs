@@ -1,0 +1,102 @@
+//! W3C DIDs (`did:web`) for agents and for this deployment.
+//!
+//! An agent's DID is `did:web:<PUBLIC_URL host>:agents:<id>` (a port is written `%3A<port>`,
+//! as did:web requires), resolved at `<PUBLIC_URL>/agents/<id>/did.json`. Its verification
+//! method is the agent's own P-256 key, made at registration, private part sealed with
+//! `KEY_ENCRYPTION_KEY`. The deployment's DID is `did:web:<host>`, served at
+//! `/.well-known/did.json` with the token signing keys as verification methods.
+
+use platform::ApiError;
+use platform::db::GenericClient;
+use reqwest::Url;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::keys::{Alg, SigningKey, generate_pkcs8};
+use crate::startup::AppState;
+
+/// `host` or `host%3Aport` of the public URL.
+pub fn host_part(public_url: &Url) -> String {
+    let host = public_url.host_str().unwrap_or("localhost");
+    match public_url.port() {
+        Some(p) => format!("{host}%3A{p}"),
+        None => host.to_owned(),
+    }
+}
+
+/// The deployment's DID.
+pub fn instance_did(public_url: &Url) -> String {
+    format!("did:web:{}", host_part(public_url))
+}
+
+/// An agent's DID.
+pub fn agent_did(public_url: &Url, id: Uuid) -> String {
+    format!("did:web:{}:agents:{id}", host_part(public_url))
+}
+
+/// Makes and stores the agent's key, in the registration transaction.
+pub async fn create_key(
+    state: &AppState,
+    tx: &impl GenericClient,
+    tenant: Uuid,
+    agent: Uuid,
+) -> Result<(), ApiError> {
+    let der = generate_pkcs8(Alg::Es256)?;
+    let key = SigningKey::from_der(Alg::Es256, &der, time::OffsetDateTime::now_utc())?;
+    let mut jwk = key.public_jwk.clone();
+    if let Some(o) = jwk.as_object_mut() {
+        o.remove("alg");
+        o.remove("use");
+    }
+    let sealed = state.kek.seal(format!("did:{agent}").as_bytes(), &der)?;
+    tx.execute(
+        "INSERT INTO agent_keys (agent_id, tenant_id, public_jwk, private_key_enc) VALUES ($1, $2, $3, $4)",
+        &[&agent, &tenant, &jwk, &sealed],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A DID document with one JsonWebKey2020 verification method per key.
+pub fn document(did: &str, keys: &[serde_json::Value]) -> serde_json::Value {
+    let methods: Vec<serde_json::Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, jwk)| {
+            let fragment = jwk
+                .get("kid")
+                .and_then(|k| k.as_str())
+                .map_or_else(|| format!("key-{}", i + 1), str::to_owned);
+            json!({
+                "id": format!("{did}#{fragment}"),
+                "type": "JsonWebKey2020",
+                "controller": did,
+                "publicKeyJwk": jwk,
+            })
+        })
+        .collect();
+    let refs: Vec<serde_json::Value> = methods.iter().map(|m| m["id"].clone()).collect();
+    json!({
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
+        "id": did,
+        "verificationMethod": methods,
+        "authentication": refs,
+        "assertionMethod": refs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_web_encodes_ports() {
+        let u = Url::parse("http://localhost:8080").unwrap();
+        assert_eq!(instance_did(&u), "did:web:localhost%3A8080");
+        let id = Uuid::nil();
+        assert_eq!(
+            agent_did(&Url::parse("https://idp.example.com/").unwrap(), id),
+            format!("did:web:idp.example.com:agents:{id}")
+        );
+    }
+}

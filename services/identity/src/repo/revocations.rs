@@ -1,0 +1,123 @@
+//! SQL of `token_revocations`, the durable half of the revocation store.
+
+use platform::db::GenericClient;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A revocation.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    /// `jti`, `sub` or `client`.
+    pub kind: String,
+    /// The token id, agent id or client id.
+    pub subject: String,
+    /// Tenant, when known.
+    pub tenant_id: Option<Uuid>,
+    /// When it was revoked (for `sub`/`client`: tokens issued at or before are revoked).
+    pub revoked_at: OffsetDateTime,
+    /// When no covered token can still be valid.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Records a revocation (a later one of the same subject moves the cut-off forward) and
+/// returns the revocation now in force.
+pub async fn upsert(
+    c: &impl GenericClient,
+    r: &Revocation,
+) -> Result<Revocation, tokio_postgres::Error> {
+    let row = c
+        .query_one(
+            "INSERT INTO token_revocations (kind, subject, tenant_id, revoked_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (kind, subject) DO UPDATE
+            SET revoked_at = GREATEST(token_revocations.revoked_at, EXCLUDED.revoked_at),
+                expires_at = GREATEST(token_revocations.expires_at, EXCLUDED.expires_at)
+         RETURNING revoked_at, expires_at",
+            &[
+                &r.kind,
+                &r.subject,
+                &r.tenant_id,
+                &r.revoked_at,
+                &r.expires_at,
+            ],
+        )
+        .await?;
+    Ok(Revocation {
+        revoked_at: row.get(0),
+        expires_at: row.get(1),
+        ..r.clone()
+    })
+}
+
+/// Lowers an agent's cut-off to `at` (reactivation: tokens issued from now on are valid);
+/// returns the revocation now in force, if any.
+pub async fn lower_cutoff(
+    c: &impl GenericClient,
+    kind: &str,
+    subject: &str,
+    at: OffsetDateTime,
+) -> Result<Option<Revocation>, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        "UPDATE token_revocations SET revoked_at = LEAST(revoked_at, $3)
+              WHERE kind = $1 AND subject = $2
+              RETURNING kind, subject, tenant_id, revoked_at, expires_at",
+        &[&kind, &subject, &at],
+    )
+    .await?
+    .map(|r| Revocation {
+        kind: r.get(0),
+        subject: r.get(1),
+        tenant_id: r.get(2),
+        revoked_at: r.get(3),
+        expires_at: r.get(4),
+    }))
+}
+
+/// Every revocation still in force.
+pub async fn active(c: &impl GenericClient) -> Result<Vec<Revocation>, tokio_postgres::Error> {
+    Ok(c.query(
+        "SELECT kind, subject, tenant_id, revoked_at, expires_at
+               FROM token_revocations WHERE expires_at > now()",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| Revocation {
+        kind: r.get(0),
+        subject: r.get(1),
+        tenant_id: r.get(2),
+        revoked_at: r.get(3),
+        expires_at: r.get(4),
+    })
+    .collect())
+}
+
+/// Whether a token (`jti`, `sub`, `client_id`, issued at `issued_at`) is revoked.
+pub async fn covers(
+    c: &impl GenericClient,
+    jti: &str,
+    sub: &str,
+    client_id: &str,
+    issued_at: OffsetDateTime,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(c.query_one(
+        "SELECT EXISTS (
+                SELECT 1 FROM token_revocations
+                 WHERE expires_at > now() AND (
+                       (kind = 'jti' AND subject = $1)
+                    OR (kind = 'sub' AND subject = $2 AND $4 <= revoked_at)
+                    OR (kind = 'client' AND subject = $3 AND $4 <= revoked_at)))",
+        &[&jti, &sub, &client_id, &issued_at],
+    )
+    .await?
+    .get(0))
+}
+
+/// Deletes revocations that no longer cover any valid token.
+pub async fn delete_expired(c: &impl GenericClient) -> Result<u64, tokio_postgres::Error> {
+    c.execute(
+        "DELETE FROM token_revocations WHERE expires_at <= now()",
+        &[],
+    )
+    .await
+}

@@ -1,0 +1,90 @@
+//! SQL of `tenants`.
+
+use platform::db::GenericClient;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A tenant row.
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    /// Id.
+    pub id: Uuid,
+    /// Organisation name.
+    pub name: String,
+    /// Contact email.
+    pub email: String,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// Created.
+    pub created_at: OffsetDateTime,
+    /// Last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, name, email, status, created_at, updated_at";
+
+fn row(r: &tokio_postgres::Row) -> TenantRow {
+    TenantRow {
+        id: r.get(0),
+        name: r.get(1),
+        email: r.get(2),
+        status: r.get(3),
+        created_at: r.get(4),
+        updated_at: r.get(5),
+    }
+}
+
+/// Creates a tenant and the head of its audit chain.
+pub async fn insert(
+    c: &impl GenericClient,
+    id: Uuid,
+    name: &str,
+    email: &str,
+) -> Result<TenantRow, tokio_postgres::Error> {
+    let r = c
+        .query_one(
+            &format!(
+                "INSERT INTO tenants (id, name, email) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+            ),
+            &[&id, &name, &email],
+        )
+        .await?;
+    c.execute(
+        "INSERT INTO audit_chain_heads (tenant_id, chain_seq, hash) VALUES ($1, 0, $2)",
+        &[&id, &vec![0u8; 32]],
+    )
+    .await?;
+    Ok(row(&r))
+}
+
+/// A tenant by id.
+pub async fn get(
+    c: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<TenantRow>, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        &format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"),
+        &[&id],
+    )
+    .await?
+    .map(|r| row(&r)))
+}
+
+/// Changes name and/or email.
+pub async fn update(
+    c: &impl GenericClient,
+    id: Uuid,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Result<Option<TenantRow>, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        &format!(
+            "UPDATE tenants SET name = COALESCE($2, name), email = COALESCE($3, email),
+                        updated_at = now()
+                  WHERE id = $1 RETURNING {COLUMNS}"
+        ),
+        &[&id, &name, &email],
+    )
+    .await?
+    .map(|r| row(&r)))
+}

@@ -1,0 +1,89 @@
+//! `/api/v1/agents/{id}/credentials`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use platform::auth::scopes::{AgentsRead, AgentsWrite};
+use platform::auth::{RequireScope, TenantId};
+use platform::extract::OptionalJson;
+use platform::{ApiError, ApiResult};
+
+use super::{actor, path_id};
+use crate::credentials::{self, NewCredentialInput, RotateInput};
+use crate::repo::{agents, clients};
+use crate::startup::State;
+
+fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// `POST /api/v1/agents/{id}/credentials`: the secret is in this response only.
+pub async fn create(
+    state: State,
+    auth: RequireScope<AgentsWrite>,
+    TenantId(tenant): TenantId,
+    path: web::Path<String>,
+    OptionalJson(input): OptionalJson<NewCredentialInput>,
+) -> ApiResult<HttpResponse> {
+    let agent = path_id(&path, "agent")?;
+    let (row, secret) =
+        credentials::create(&state, tenant, &actor(auth.claims()), agent, input).await?;
+    Ok(no_store(
+        HttpResponse::Created()
+            .insert_header((
+                header::LOCATION,
+                format!("/api/v1/agents/{agent}/credentials/{}", row.id),
+            ))
+            .json(credentials::with_secret(&row, &secret)),
+    ))
+}
+
+/// `GET /api/v1/agents/{id}/credentials`.
+pub async fn list(
+    state: State,
+    _auth: RequireScope<AgentsRead>,
+    TenantId(tenant): TenantId,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let agent = path_id(&path, "agent")?;
+    let c = state.core.db.get().await?;
+    if agents::get(&c, tenant, agent).await?.is_none() {
+        return Err(ApiError::not_found("agent"));
+    }
+    let rows = clients::list_for_agent(&c, tenant, agent).await?;
+    let data: Vec<serde_json::Value> = rows.iter().map(credentials::to_json).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
+
+/// `POST /api/v1/agents/{id}/credentials/{cid}/rotate`.
+pub async fn rotate(
+    state: State,
+    auth: RequireScope<AgentsWrite>,
+    TenantId(tenant): TenantId,
+    path: web::Path<(String, String)>,
+    OptionalJson(input): OptionalJson<RotateInput>,
+) -> ApiResult<HttpResponse> {
+    let agent = path_id(&path.0, "agent")?;
+    let id = path_id(&path.1, "credential")?;
+    let (row, secret) =
+        credentials::rotate(&state, tenant, &actor(auth.claims()), agent, id, input).await?;
+    Ok(no_store(
+        HttpResponse::Ok().json(credentials::with_secret(&row, &secret)),
+    ))
+}
+
+/// `DELETE /api/v1/agents/{id}/credentials/{cid}`: revoke.
+pub async fn revoke(
+    state: State,
+    auth: RequireScope<AgentsWrite>,
+    TenantId(tenant): TenantId,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let agent = path_id(&path.0, "agent")?;
+    let id = path_id(&path.1, "credential")?;
+    let row = credentials::revoke(&state, tenant, &actor(auth.claims()), agent, id).await?;
+    Ok(HttpResponse::Ok().json(credentials::to_json(&row)))
+}

@@ -1,0 +1,93 @@
+//! The identity route table. Handlers extract, parse, call the domain module, and map the
+//! result; authorization is in their signatures (`RequireScope<...>`, `TenantId`).
+
+mod agents;
+mod credentials;
+mod dids;
+mod oauth;
+mod tenants;
+mod wellknown;
+
+use actix_web::web;
+use platform::ApiError;
+use platform::auth::{AuthContext, Claims};
+use uuid::Uuid;
+
+use crate::startup::State;
+
+/// `client:<client_id>`: the actor recorded in audit events.
+pub fn actor(claims: &Claims) -> String {
+    format!("client:{}", claims.client_id)
+}
+
+/// An id from the path; a malformed one cannot exist, so it is 404 like any unknown id.
+pub fn path_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<AuthContext>) {
+    cfg.app_data(state)
+        .app_data(auth)
+        .app_data(web::PayloadConfig::new(64 * 1024))
+        // OAuth 2.0 (canonical paths and the original product's aliases).
+        .route("/oauth2/token", web::post().to(oauth::token))
+        .route("/api/v1/token", web::post().to(oauth::token))
+        .route("/oauth2/introspect", web::post().to(oauth::introspect))
+        .route(
+            "/api/v1/token/introspect",
+            web::post().to(oauth::introspect),
+        )
+        .route("/oauth2/revoke", web::post().to(oauth::revoke))
+        .route("/api/v1/token/revoke", web::post().to(oauth::revoke))
+        // Discovery.
+        .route("/.well-known/jwks.json", web::get().to(wellknown::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(wellknown::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(wellknown::metadata),
+        )
+        .route("/.well-known/did.json", web::get().to(dids::instance))
+        .route("/agents/{id}/did.json", web::get().to(dids::agent))
+        // Tenants.
+        .route("/api/v1/tenants", web::post().to(tenants::create))
+        .route("/api/v1/tenants/{id}", web::get().to(tenants::get))
+        .route("/api/v1/tenants/{id}", web::patch().to(tenants::update))
+        // Agents.
+        .route("/api/v1/agents", web::post().to(agents::create))
+        .route("/api/v1/agents", web::get().to(agents::list))
+        .route("/api/v1/agents/{id}", web::get().to(agents::get))
+        .route("/api/v1/agents/{id}", web::patch().to(agents::update))
+        .route(
+            "/api/v1/agents/{id}",
+            web::delete().to(agents::decommission),
+        )
+        .route(
+            "/api/v1/agents/{id}/suspend",
+            web::post().to(agents::suspend),
+        )
+        .route(
+            "/api/v1/agents/{id}/reactivate",
+            web::post().to(agents::reactivate),
+        )
+        // Credentials.
+        .route(
+            "/api/v1/agents/{id}/credentials",
+            web::post().to(credentials::create),
+        )
+        .route(
+            "/api/v1/agents/{id}/credentials",
+            web::get().to(credentials::list),
+        )
+        .route(
+            "/api/v1/agents/{id}/credentials/{cid}/rotate",
+            web::post().to(credentials::rotate),
+        )
+        .route(
+            "/api/v1/agents/{id}/credentials/{cid}",
+            web::delete().to(credentials::revoke),
+        );
+}

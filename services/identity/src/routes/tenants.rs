@@ -1,0 +1,60 @@
+//! `/api/v1/tenants`.
+
+use actix_web::{HttpResponse, web};
+use platform::ApiResult;
+use platform::auth::{RequireScope, TenantId, scopes::AdminTenant};
+use platform::extract::Json;
+
+use super::{actor, path_id};
+use crate::startup::State;
+use crate::tenants::{self, SignupInput, TenantPatch};
+
+/// Resolves `me` or the caller's own id; another tenant's id is 404.
+fn own(raw: &str, tenant: TenantId) -> Result<uuid::Uuid, platform::ApiError> {
+    if raw == "me" {
+        return Ok(tenant.0);
+    }
+    let id = path_id(raw, "tenant")?;
+    if id == tenant.0 {
+        Ok(id)
+    } else {
+        Err(platform::ApiError::not_found("tenant"))
+    }
+}
+
+/// `POST /api/v1/tenants`: signup; returns the tenant-admin client once.
+pub async fn create(state: State, Json(input): Json<SignupInput>) -> ApiResult<HttpResponse> {
+    let s = tenants::signup(&state, input).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "tenant": tenants::to_json(&s.tenant),
+            "client_id": s.client_id,
+            "client_secret": s.client_secret,
+            "scopes": s.scopes,
+        })))
+}
+
+/// `GET /api/v1/tenants/{id|me}`.
+pub async fn get(
+    state: State,
+    _scope: RequireScope<AdminTenant>,
+    tenant: TenantId,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = own(&path, tenant)?;
+    Ok(HttpResponse::Ok().json(tenants::to_json(&tenants::get(&state, id).await?)))
+}
+
+/// `PATCH /api/v1/tenants/{id|me}`.
+pub async fn update(
+    state: State,
+    auth: RequireScope<AdminTenant>,
+    tenant: TenantId,
+    path: web::Path<String>,
+    Json(patch): Json<TenantPatch>,
+) -> ApiResult<HttpResponse> {
+    let id = own(&path, tenant)?;
+    let row = tenants::update(&state, id, &actor(auth.claims()), patch).await?;
+    Ok(HttpResponse::Ok().json(tenants::to_json(&row)))
+}

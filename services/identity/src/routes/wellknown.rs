@@ -1,0 +1,56 @@
+//! Discovery documents: JWKS and authorization-server metadata (RFC 8414, also served as
+//! OpenID provider configuration for clients that look there).
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use domain::Scope;
+use serde_json::json;
+
+use crate::startup::State;
+
+/// `GET /.well-known/jwks.json`: pending, active and still-relevant retired keys.
+pub async fn jwks(state: State) -> HttpResponse {
+    let doc = state.keys.current().jwks(time::OffsetDateTime::now_utc());
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .body(doc.to_string())
+}
+
+/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+pub async fn metadata(state: State) -> HttpResponse {
+    let iss = state.issuer.issuer();
+    let algs: Vec<&str> = {
+        let mut v: Vec<&str> = state
+            .keys
+            .current()
+            .all()
+            .iter()
+            .map(|k| k.alg.as_str())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let scopes: Vec<&str> = Scope::TENANT_ADMIN.iter().map(|s| s.as_str()).collect();
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(json!({
+            "issuer": iss,
+            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+            "token_endpoint": format!("{iss}/oauth2/token"),
+            "introspection_endpoint": format!("{iss}/oauth2/introspect"),
+            "revocation_endpoint": format!("{iss}/oauth2/revoke"),
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "id_token_signing_alg_values_supported": algs,
+            "token_endpoint_auth_signing_alg_values_supported": algs,
+            "scopes_supported": scopes,
+            "service_documentation": format!("{iss}/docs"),
+        }))
+}

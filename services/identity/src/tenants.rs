@@ -1,0 +1,253 @@
+//! Tenants (signup, read, update) and internal service clients.
+
+use domain::Scope;
+use platform::db::Db;
+use platform::errors::{ApiError, FieldError};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, NewEvent, SYSTEM_TENANT};
+use crate::crypto::{self, Pepper};
+use crate::repo::clients::{self, NewClientKind};
+use crate::repo::tenants::{self as repo, TenantRow};
+use crate::startup::AppState;
+use crate::tokens::revocation::{Kind, Revocations};
+
+/// Body of `POST /api/v1/tenants`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupInput {
+    name: String,
+    email: String,
+}
+
+/// Body of `PATCH /api/v1/tenants/me`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+fn valid_name(errors: &mut Vec<FieldError>, v: &str) -> String {
+    let t = v.trim();
+    if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
+        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    }
+    t.to_owned()
+}
+
+/// A pragmatic email check: one `@`, a dotted domain, no spaces, at most 320 bytes.
+fn valid_email(errors: &mut Vec<FieldError>, v: &str) -> String {
+    let t = v.trim();
+    let ok = t.len() <= 320
+        && !t.chars().any(|c| c.is_whitespace() || c.is_control())
+        && t.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if !ok {
+        errors.push(FieldError::new("email", "must be an email address"));
+    }
+    t.to_owned()
+}
+
+/// The API representation of a tenant.
+pub fn to_json(t: &TenantRow) -> serde_json::Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "email": t.email,
+        "status": t.status,
+        "created_at": audit::format_time(t.created_at),
+        "updated_at": audit::format_time(t.updated_at),
+    })
+}
+
+/// A new tenant with its administrator client.
+#[derive(Debug)]
+pub struct Signup {
+    /// The tenant.
+    pub tenant: TenantRow,
+    /// The admin client's id.
+    pub client_id: String,
+    /// Its secret (shown once).
+    pub client_secret: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+}
+
+/// Creates a tenant on the free tier and its tenant-admin client.
+pub async fn signup(state: &AppState, input: SignupInput) -> Result<Signup, ApiError> {
+    let mut errors = Vec::new();
+    let name = valid_name(&mut errors, &input.name);
+    let email = valid_email(&mut errors, &input.email);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let scopes: Vec<String> = Scope::TENANT_ADMIN
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    let mut client = state.core.db.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::now_v7();
+    let tenant = repo::insert(&tx, id, &name, &email).await?;
+    let cid = Uuid::now_v7();
+    let client_id = crypto::new_client_id()?;
+    let secret = crypto::new_client_secret()?;
+    clients::insert(
+        &tx,
+        cid,
+        &client_id,
+        &state.pepper.hash(&secret),
+        NewClientKind::TenantAdmin {
+            tenant: id,
+            scopes: &scopes,
+        },
+    )
+    .await?;
+    audit::append(
+        &tx,
+        vec![
+            NewEvent::new(
+                id,
+                "anonymous",
+                "tenant.created",
+                Some(format!("tenant:{id}")),
+            )
+            .details(json!({"tenant": to_json(&tenant)})),
+            NewEvent::new(
+                id,
+                "anonymous",
+                "credential.generated",
+                Some(format!("credential:{cid}")),
+            )
+            .details(json!({"credential_id": cid, "client_id": client_id, "kind": "tenant_admin"})),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Signup {
+        tenant,
+        client_id,
+        client_secret: secret,
+        scopes,
+    })
+}
+
+/// The caller's tenant.
+pub async fn get(state: &AppState, tenant: Uuid) -> Result<TenantRow, ApiError> {
+    let c = state.core.db.get().await?;
+    repo::get(&c, tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+/// Changes the caller's tenant.
+pub async fn update(
+    state: &AppState,
+    tenant: Uuid,
+    actor: &str,
+    patch: TenantPatch,
+) -> Result<TenantRow, ApiError> {
+    let mut errors = Vec::new();
+    let name = patch.name.as_deref().map(|n| valid_name(&mut errors, n));
+    let email = patch.email.as_deref().map(|e| valid_email(&mut errors, e));
+    if name.is_none() && email.is_none() {
+        errors.push(FieldError::new("body", "set name or email"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let mut client = state.core.db.get().await?;
+    let tx = client.transaction().await?;
+    let row = repo::update(&tx, tenant, name.as_deref(), email.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    audit::append(
+        &tx,
+        vec![
+            NewEvent::new(
+                tenant,
+                actor,
+                "tenant.updated",
+                Some(format!("tenant:{tenant}")),
+            )
+            .details(json!({"tenant": to_json(&row)})),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Whether `name` may name an internal service client.
+pub fn valid_service_name(name: &str) -> bool {
+    (2..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Creates, or replaces, the internal client of service `name` (scope `internal`); the
+/// previous client and its tokens are revoked. Returns `(client_id, client_secret)`.
+pub async fn service_client(
+    db: &Db,
+    pepper: &Pepper,
+    revocations: &Revocations,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    anyhow::ensure!(
+        valid_service_name(name),
+        "service names are 2 to 32 of a-z, 0-9 and -, starting with a letter"
+    );
+    let mut client = db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tx = client.transaction().await?;
+    let mut published = Vec::new();
+    let mut events = Vec::new();
+    if let Some(old) = clients::revoke_service(&tx, name).await? {
+        published.push(
+            revocations
+                .revoke_all(&tx, Kind::Client, &old, None)
+                .await?,
+        );
+        events.push(
+            NewEvent::new(
+                SYSTEM_TENANT,
+                "system",
+                "credential.revoked",
+                Some(format!("client:{old}")),
+            )
+            .details(json!({"client_id": old, "service": name})),
+        );
+    }
+    let client_id = crypto::new_client_id()?;
+    let secret = crypto::new_client_secret()?;
+    clients::insert(
+        &tx,
+        Uuid::now_v7(),
+        &client_id,
+        &pepper.hash(&secret),
+        NewClientKind::Service { name },
+    )
+    .await?;
+    events.push(
+        NewEvent::new(
+            SYSTEM_TENANT,
+            "system",
+            "credential.generated",
+            Some(format!("client:{client_id}")),
+        )
+        .details(json!({"client_id": client_id, "service": name, "kind": "service"})),
+    );
+    audit::append(&tx, events).await?;
+    tx.commit().await?;
+    revocations.publish(&published).await;
+    Ok((client_id, secret))
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the identity service against real PostgreSQL and Redis.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on unexpected errors"
+)]
+
+mod agents;
+mod credentials;
+mod helpers;
+mod keys;
+mod oauth;
+mod revocation;
+mod tenants;
