@@ -110,7 +110,9 @@ CREATE TABLE audit_events (
     UNIQUE (tenant_id, chain_seq)
 );
 CREATE INDEX audit_events_feed ON audit_events (tx, feed_seq);
-CREATE INDEX audit_events_tenant_time ON audit_events (tenant_id, occurred_at, id);
+-- Listing walks (tenant_id, chain_seq), which follows time within a tenant; time-range
+-- filters narrow with a BRIN index, nearly free to maintain on an append-only table.
+CREATE INDEX audit_events_time ON audit_events USING brin (occurred_at);
 
 CREATE TABLE audit_chain_heads (
     tenant_id  uuid PRIMARY KEY,
@@ -149,3 +151,30 @@ CREATE TABLE agent_keys (
     private_key_enc  bytea NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now()
 );
+
+-- One-round-trip append for the group-commit writer: it chains events onto the heads it
+-- believes current; if any head moved (another writer got there first) nothing is written
+-- and SQLSTATE AU001 tells the writer to lock and retry.
+CREATE FUNCTION audit_append(
+    p_id uuid[], p_tenant uuid[], p_seq bigint[], p_actor text[], p_action text[],
+    p_outcome text[], p_target text[], p_details jsonb[], p_at timestamptz[],
+    p_prev bytea[], p_hash bytea[],
+    h_tenant uuid[], h_expected bigint[], h_seq bigint[], h_hash bytea[]
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    moved int;
+BEGIN
+    UPDATE audit_chain_heads h SET chain_seq = v.seq, hash = v.hash
+      FROM unnest(h_tenant, h_expected, h_seq, h_hash) AS v(tenant_id, expected, seq, hash)
+     WHERE h.tenant_id = v.tenant_id AND h.chain_seq = v.expected;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    IF moved <> cardinality(h_tenant) THEN
+        RAISE EXCEPTION 'audit chain head moved' USING ERRCODE = 'AU001';
+    END IF;
+    INSERT INTO audit_events (id, tenant_id, chain_seq, actor, action, outcome, target,
+                              details, occurred_at, prev_hash, hash)
+    SELECT * FROM unnest(p_id, p_tenant, p_seq, p_actor, p_action, p_outcome, p_target,
+                         p_details, p_at, p_prev, p_hash);
+END;
+$$;

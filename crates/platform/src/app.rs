@@ -83,6 +83,7 @@ impl Core {
             access_log: self.config.telemetry.access_log,
             db: self.db.clone(),
             redis: self.redis.clone(),
+            histograms: Arc::default(),
         }
     }
 }

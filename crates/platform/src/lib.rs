@@ -13,6 +13,7 @@ pub mod errors;
 pub mod extract;
 pub mod health;
 pub mod internal_http;
+pub mod log_buffer;
 pub mod metering;
 pub mod net;
 pub mod rate_limit;

@@ -7,16 +7,20 @@
 //!    a span continuing the caller's trace, the latency histogram per route, the access log;
 //! 3. `ip_limit`: the per-IP limit of `rate_limit::Action::Ip`, with `RateLimit-*` headers.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context as _;
+use metrics::Histogram;
 use tracing::Instrument as _;
 
 use crate::config::CommonConfig;
@@ -29,6 +33,43 @@ use crate::rate_limit::{Action, Check, IP_LIMIT_EXEMPT_PREFIXES, RateLimiter};
 use crate::redis::Redis;
 use crate::shutdown::Shutdown;
 use crate::telemetry::{self, Metrics};
+
+/// Latency histograms per (route, method, status), registered once each: registering builds
+/// label strings, which the hot path should not pay per request.
+#[derive(Debug, Default)]
+pub struct RouteHistograms {
+    map: std::sync::Mutex<HashMap<String, Vec<RouteHistogram>>>,
+}
+
+/// One (method, status) histogram of a route.
+type RouteHistogram = (Method, u16, Histogram);
+
+impl RouteHistograms {
+    fn record(&self, metrics: &Metrics, route: &str, method: &Method, status: u16, secs: f64) {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entries = match map.get_mut(route) {
+            Some(e) => e,
+            None => map.entry(route.to_owned()).or_default(),
+        };
+        if let Some((_, _, h)) = entries.iter().find(|(m, s, _)| m == method && *s == status) {
+            h.record(secs);
+            return;
+        }
+        let h = metrics.histogram(
+            "agentidp_http_request_duration_seconds",
+            &[
+                ("method", method.as_str()),
+                ("route", route),
+                ("status", &status.to_string()),
+            ],
+        );
+        h.record(secs);
+        entries.push((method.clone(), status, h));
+    }
+}
 
 /// What the shared middleware and routes need, as app data.
 #[derive(Debug, Clone)]
@@ -45,6 +86,8 @@ pub struct HttpContext {
     pub db: Db,
     /// For the Redis gauge.
     pub redis: Redis,
+    /// Request latency histograms.
+    pub histograms: Arc<RouteHistograms>,
 }
 
 /// The client IP of a request, honouring trusted proxies.
@@ -112,16 +155,8 @@ async fn observe(
     span.record("http.route", route.as_str());
     span.record("http.status_code", status);
     if let Some(ctx) = ctx {
-        ctx.metrics
-            .histogram(
-                "agentidp_http_request_duration_seconds",
-                &[
-                    ("method", method.as_str()),
-                    ("route", route.as_str()),
-                    ("status", &status.to_string()),
-                ],
-            )
-            .record(elapsed.as_secs_f64());
+        ctx.histograms
+            .record(&ctx.metrics, &route, &method, status, elapsed.as_secs_f64());
         if ctx.access_log && !is_quiet(&path) {
             tracing::info!(
                 parent: &span,

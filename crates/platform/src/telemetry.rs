@@ -23,15 +23,23 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::TelemetryConfig;
+use crate::log_buffer::LogBuffer;
 
-/// Keeps the trace exporter alive; flushes it when dropped or on [`TelemetryGuard::shutdown`].
-#[derive(Debug)]
+/// Keeps the trace exporter alive; flushes it (and buffered log lines) when dropped or on
+/// [`TelemetryGuard::shutdown`].
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    logs: Option<LogBuffer>,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard").finish()
+    }
 }
 
 impl TelemetryGuard {
-    /// Flushes pending spans and stops the exporter.
+    /// Flushes pending spans and log lines and stops the exporter.
     pub fn shutdown(mut self) {
         self.flush();
     }
@@ -41,6 +49,9 @@ impl TelemetryGuard {
             && let Err(e) = p.shutdown()
         {
             tracing::warn!(error = %e, "could not flush traces");
+        }
+        if let Some(l) = &self.logs {
+            l.flush_now();
         }
     }
 }
@@ -77,6 +88,9 @@ pub fn init(service: &'static str, cfg: &TelemetryConfig) -> anyhow::Result<Tele
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
+    let logs = LogBuffer::new();
+    let writer = logs.clone();
+    let make_writer = move || writer.clone();
     let result = if cfg.log_json {
         registry
             .with(
@@ -86,19 +100,26 @@ pub fn init(service: &'static str, cfg: &TelemetryConfig) -> anyhow::Result<Tele
                     .with_current_span(false)
                     .with_span_list(true)
                     .with_target(true)
-                    .with_writer(std::io::stdout),
+                    .with_writer(make_writer),
             )
             .try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout))
+            .with(tracing_subscriber::fmt::layer().with_writer(make_writer))
             .try_init()
     };
-    if let Err(e) = result {
-        // Already installed (several applications in one test process): keep the first.
-        tracing::debug!(error = %e, "log subscriber already installed");
-    }
-    Ok(TelemetryGuard { provider })
+    let logs = match result {
+        Ok(()) => {
+            logs.spawn_flusher();
+            Some(logs)
+        }
+        Err(e) => {
+            // Already installed (several applications in one test process): keep the first.
+            tracing::debug!(error = %e, "log subscriber already installed");
+            None
+        }
+    };
+    Ok(TelemetryGuard { provider, logs })
 }
 
 /// The metrics of one application.

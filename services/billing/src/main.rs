@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: the token hot path allocates a lot of short-lived buffers.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use platform::cli::Command;
 

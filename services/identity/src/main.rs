@@ -4,6 +4,10 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
+/// mimalloc: the token hot path allocates a lot of short-lived buffers.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use platform::cli::Command;
 

@@ -125,23 +125,6 @@ pub struct ChainedEvent {
     pub hash: Vec<u8>,
 }
 
-/// Sorts object keys recursively, so equal JSON encodes equally.
-fn canonical_json(v: &serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), canonical_json(v)))
-                .collect::<BTreeMap<_, _>>()
-                .into_iter()
-                .collect(),
-        ),
-        serde_json::Value::Array(a) => {
-            serde_json::Value::Array(a.iter().map(canonical_json).collect())
-        }
-        other => other.clone(),
-    }
-}
-
 /// RFC 3339 UTC with microseconds, as the hash covers it.
 pub fn format_time(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
@@ -155,19 +138,21 @@ pub fn micros(t: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(t)
 }
 
-/// The bytes the hash covers.
+/// The bytes the hash covers: a JSON array. Object keys come out sorted because
+/// `serde_json::Map` is a `BTreeMap` (the `preserve_order` feature stays off; a test guards
+/// it), so the same event always encodes the same way, also after a round trip through jsonb.
 pub fn canonical_bytes(e: &ChainedEvent) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!([
-        e.id,
-        e.tenant_id,
+    serde_json::to_vec(&(
+        &e.id,
+        &e.tenant_id,
         e.chain_seq,
-        e.actor,
-        e.action,
-        e.outcome,
-        e.target,
-        canonical_json(&e.details),
+        &e.actor,
+        &e.action,
+        &e.outcome,
+        &e.target,
+        &e.details,
         format_time(e.occurred_at),
-    ]))
+    ))
     .unwrap_or_default()
 }
 
@@ -178,35 +163,12 @@ pub fn chain_hash(prev_hash: &[u8], e: &ChainedEvent) -> Vec<u8> {
     sha256(&buf).to_vec()
 }
 
-/// Chains `events` onto the heads of their tenants and inserts them, in the caller's
-/// transaction. Returns the stored events in input order.
-pub async fn append(
-    tx: &impl GenericClient,
-    events: Vec<NewEvent>,
-) -> Result<Vec<ChainedEvent>, tokio_postgres::Error> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut tenants: Vec<Uuid> = events.iter().map(|e| e.tenant_id).collect();
-    tenants.sort();
-    tenants.dedup();
-    let lock = tx
-        .prepare_cached(
-            "SELECT tenant_id, chain_seq, hash FROM audit_chain_heads
-              WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE",
-        )
-        .await?;
-    let mut heads: BTreeMap<Uuid, (i64, Vec<u8>)> = tx
-        .query(&lock, &[&tenants])
-        .await?
-        .into_iter()
-        .map(|r| {
-            (
-                r.get::<_, Uuid>(0),
-                (r.get::<_, i64>(1), r.get::<_, Vec<u8>>(2)),
-            )
-        })
-        .collect();
+/// The head of each tenant's chain: last `chain_seq` and its hash.
+pub type Heads = BTreeMap<Uuid, (i64, Vec<u8>)>;
+
+/// Chains `events` onto `heads` (a missing tenant starts at the genesis head), advancing
+/// `heads` to the new heads. All events of one call share one timestamp.
+pub fn chain(events: &[NewEvent], heads: &mut Heads) -> Vec<ChainedEvent> {
     let now = micros(OffsetDateTime::now_utc());
     let mut out = Vec::with_capacity(events.len());
     for e in events {
@@ -217,66 +179,150 @@ pub async fn append(
             id: Uuid::now_v7(),
             tenant_id: e.tenant_id,
             chain_seq: head.0 + 1,
-            actor: e.actor,
+            actor: e.actor.clone(),
             action: e.action.to_owned(),
             outcome: e.outcome.as_str().to_owned(),
-            target: e.target,
-            details: e.details,
+            target: e.target.clone(),
+            details: e.details.clone(),
             occurred_at: now,
-            prev_hash: head.1.clone(),
+            prev_hash: std::mem::take(&mut head.1),
             hash: Vec::new(),
         };
         ev.hash = chain_hash(&ev.prev_hash, &ev);
         *head = (ev.chain_seq, ev.hash.clone());
         out.push(ev);
     }
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO audit_events (id, tenant_id, chain_seq, actor, action, outcome, target,
-                    details, occurred_at, prev_hash, hash)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
-                    $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[])",
-        )
+    out
+}
+
+/// The distinct tenants of `events`, sorted (the lock order).
+pub fn tenants_of(events: &[NewEvent]) -> Vec<Uuid> {
+    let mut t: Vec<Uuid> = events.iter().map(|e| e.tenant_id).collect();
+    t.sort();
+    t.dedup();
+    t
+}
+
+/// Locks and reads the heads of `tenants`.
+pub const LOCK_HEADS: &str = "SELECT tenant_id, chain_seq, hash FROM audit_chain_heads
+                               WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE";
+
+/// Inserts chained events from column arrays.
+pub const INSERT_EVENTS: &str = "INSERT INTO audit_events (id, tenant_id, chain_seq, actor, action,
+        outcome, target, details, occurred_at, prev_hash, hash)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
+        $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[])";
+
+/// Moves heads from column arrays.
+pub const UPDATE_HEADS: &str = "UPDATE audit_chain_heads h SET chain_seq = v.seq, hash = v.hash
+       FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) AS v(tenant_id, seq, hash)
+      WHERE h.tenant_id = v.tenant_id";
+
+/// Rows to heads.
+pub fn heads_from(rows: &[tokio_postgres::Row]) -> Heads {
+    rows.iter()
+        .map(|r| {
+            (
+                r.get::<_, Uuid>(0),
+                (r.get::<_, i64>(1), r.get::<_, Vec<u8>>(2)),
+            )
+        })
+        .collect()
+}
+
+/// Column arrays of chained events, as the insert statements take them.
+#[derive(Debug)]
+pub struct EventColumns<'a> {
+    ids: Vec<Uuid>,
+    tenants: Vec<Uuid>,
+    seqs: Vec<i64>,
+    actors: Vec<&'a str>,
+    actions: Vec<&'a str>,
+    outcomes: Vec<&'a str>,
+    targets: Vec<Option<&'a str>>,
+    details: Vec<&'a serde_json::Value>,
+    times: Vec<OffsetDateTime>,
+    prevs: Vec<&'a [u8]>,
+    hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> EventColumns<'a> {
+    /// Splits events into columns.
+    pub fn new(events: &'a [ChainedEvent]) -> Self {
+        Self {
+            ids: events.iter().map(|e| e.id).collect(),
+            tenants: events.iter().map(|e| e.tenant_id).collect(),
+            seqs: events.iter().map(|e| e.chain_seq).collect(),
+            actors: events.iter().map(|e| e.actor.as_str()).collect(),
+            actions: events.iter().map(|e| e.action.as_str()).collect(),
+            outcomes: events.iter().map(|e| e.outcome.as_str()).collect(),
+            targets: events.iter().map(|e| e.target.as_deref()).collect(),
+            details: events.iter().map(|e| &e.details).collect(),
+            times: events.iter().map(|e| e.occurred_at).collect(),
+            prevs: events.iter().map(|e| e.prev_hash.as_slice()).collect(),
+            hashes: events.iter().map(|e| e.hash.as_slice()).collect(),
+        }
+    }
+
+    /// Parameters `$1..$11`.
+    pub fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 11] {
+        [
+            &self.ids,
+            &self.tenants,
+            &self.seqs,
+            &self.actors,
+            &self.actions,
+            &self.outcomes,
+            &self.targets,
+            &self.details,
+            &self.times,
+            &self.prevs,
+            &self.hashes,
+        ]
+    }
+}
+
+/// Column arrays of heads.
+#[derive(Debug)]
+pub struct HeadColumns<'a> {
+    /// Tenants.
+    pub tenants: Vec<Uuid>,
+    /// Last seq.
+    pub seqs: Vec<i64>,
+    /// Last hash.
+    pub hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> HeadColumns<'a> {
+    /// Splits heads into columns.
+    pub fn new(heads: &'a Heads) -> Self {
+        Self {
+            tenants: heads.keys().copied().collect(),
+            seqs: heads.values().map(|h| h.0).collect(),
+            hashes: heads.values().map(|h| h.1.as_slice()).collect(),
+        }
+    }
+}
+
+/// Chains `events` onto the heads of their tenants and inserts them, in the caller's
+/// transaction (management changes). Returns the stored events in input order.
+pub async fn append(
+    tx: &impl GenericClient,
+    events: Vec<NewEvent>,
+) -> Result<Vec<ChainedEvent>, tokio_postgres::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants = tenants_of(&events);
+    let lock = tx.prepare_cached(LOCK_HEADS).await?;
+    let mut heads = heads_from(&tx.query(&lock, &[&tenants]).await?);
+    let out = chain(&events, &mut heads);
+    let insert = tx.prepare_cached(INSERT_EVENTS).await?;
+    tx.execute(&insert, &EventColumns::new(&out).params())
         .await?;
-    let ids: Vec<Uuid> = out.iter().map(|e| e.id).collect();
-    let tenant_ids: Vec<Uuid> = out.iter().map(|e| e.tenant_id).collect();
-    let seqs: Vec<i64> = out.iter().map(|e| e.chain_seq).collect();
-    let actors: Vec<&str> = out.iter().map(|e| e.actor.as_str()).collect();
-    let actions: Vec<&str> = out.iter().map(|e| e.action.as_str()).collect();
-    let outcomes: Vec<&str> = out.iter().map(|e| e.outcome.as_str()).collect();
-    let targets: Vec<Option<&str>> = out.iter().map(|e| e.target.as_deref()).collect();
-    let details: Vec<&serde_json::Value> = out.iter().map(|e| &e.details).collect();
-    let times: Vec<OffsetDateTime> = out.iter().map(|e| e.occurred_at).collect();
-    let prevs: Vec<&[u8]> = out.iter().map(|e| e.prev_hash.as_slice()).collect();
-    let hashes: Vec<&[u8]> = out.iter().map(|e| e.hash.as_slice()).collect();
-    tx.execute(
-        &insert,
-        &[
-            &ids,
-            &tenant_ids,
-            &seqs,
-            &actors,
-            &actions,
-            &outcomes,
-            &targets,
-            &details,
-            &times,
-            &prevs,
-            &hashes,
-        ],
-    )
-    .await?;
-    let update = tx
-        .prepare_cached(
-            "UPDATE audit_chain_heads h SET chain_seq = v.seq, hash = v.hash
-               FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) AS v(tenant_id, seq, hash)
-              WHERE h.tenant_id = v.tenant_id",
-        )
-        .await?;
-    let head_tenants: Vec<Uuid> = heads.keys().copied().collect();
-    let head_seqs: Vec<i64> = heads.values().map(|h| h.0).collect();
-    let head_hashes: Vec<&[u8]> = heads.values().map(|h| h.1.as_slice()).collect();
-    tx.execute(&update, &[&head_tenants, &head_seqs, &head_hashes])
+    let update = tx.prepare_cached(UPDATE_HEADS).await?;
+    let h = HeadColumns::new(&heads);
+    tx.execute(&update, &[&h.tenants, &h.seqs, &h.hashes])
         .await?;
     Ok(out)
 }
@@ -299,6 +345,14 @@ mod tests {
             prev_hash: vec![0; 32],
             hash: vec![],
         }
+    }
+
+    #[test]
+    fn json_objects_serialize_with_sorted_keys() {
+        // If a dependency ever enables serde_json's preserve_order, hashes would depend on
+        // insertion order; this test fails first.
+        let v = serde_json::json!({"b": 1, "a": {"d": 2, "c": 3}});
+        assert_eq!(v.to_string(), r#"{"a":{"c":3,"d":2},"b":1}"#);
     }
 
     #[test]
