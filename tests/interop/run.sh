@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Interoperability checks: the real identity binary on a private database, driven by
+# independent Python libraries (authlib, PyJWT, pydid). Called by scripts/test.sh.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+source "$ROOT/scripts/lib.sh"
+
+VENV="$ROOT/.venv-interop"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+
+(cd "$ROOT" && cargo build -q --bins -p identity)
+BIN="$ROOT/target/debug"
+
+ADMIN_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+DB="agentidp_interop_$$"
+DB_URL="${ADMIN_URL%/*}/$DB"
+psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" >/dev/null
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LOG=$(mktemp)
+cleanup() {
+  [ -n "${PID:-}" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+  psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || true
+  rm -f "$LOG"
+}
+trap cleanup EXIT
+
+export DATABASE_URL="$DB_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export REDIS_KEY_PREFIX="interop:$$:" HOST=127.0.0.1 PORT="$PORT" PUBLIC_URL="http://127.0.0.1:$PORT"
+export KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" CREDENTIAL_PEPPER="$(head -c 32 /dev/urandom | base64)"
+"$BIN/identity" migrate >>"$LOG" 2>&1
+"$BIN/identity" serve >>"$LOG" 2>&1 &
+PID=$!
+for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/health/ready" && break; sleep 0.1; done
+curl -fs -o /dev/null "http://127.0.0.1:$PORT/health/ready" || { cat "$LOG"; die "identity did not start"; }
+
+status=0
+for check in "$HERE"/check_*.py; do
+  log "interop: $(basename "$check")"
+  "$VENV/bin/python" "$check" "http://127.0.0.1:$PORT" || status=1
+done
+[ $status = 0 ] || { tail -n 40 "$LOG"; die "interoperability checks failed"; }
+log "interop: all checks passed"
