@@ -116,7 +116,7 @@ wait_healthy() {
   for s in "${SERVICES[@]}"; do
     local ok=""
     for _ in $(seq 300); do
-      if curl -fsS -o /dev/null "$base/health/$s/ready"; then ok=1; break; fi
+      if curl -fs -o /dev/null "$base/health/$s/ready"; then ok=1; break; fi
       sleep 0.2
     done
     [ -n "$ok" ] || { tail -n 30 "$LOGS/$s.log"; die "$s did not become ready"; }
