@@ -4,7 +4,9 @@
 //! harness share these types without sharing infrastructure.
 
 pub mod agent;
+pub mod feed;
 pub mod scope;
 
 pub use agent::{AgentStatus, AgentType, DeploymentEnv};
+pub use feed::{AgentSnapshot, FeedCursor, FeedEvent, FeedPage};
 pub use scope::Scope;

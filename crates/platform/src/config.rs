@@ -179,6 +179,19 @@ impl<'a> Reader<'a> {
         Duration::from_millis(self.u64_in(var, default, min, max))
     }
 
+    /// A comma-separated list of CIDRs (`10.0.0.0/8,::1/128`; a bare address is a /32 or /128).
+    pub fn cidrs(&mut self, var: &str, default: &str) -> Vec<Cidr> {
+        let raw = self.string(var, default);
+        let mut out = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match part.parse::<Cidr>() {
+                Ok(c) => out.push(c),
+                Err(e) => self.error(var, format!("{part:?}: {e}")),
+            }
+        }
+        out
+    }
+
     /// A boolean: `true/false`, `1/0`, `yes/no`, `on/off` (any case).
     pub fn bool(&mut self, var: &str, default: bool) -> bool {
         match self.raw(var).map(|v| v.trim().to_ascii_lowercase()) {
@@ -406,17 +419,10 @@ impl HttpConfig {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
-        let proxies = r.string(
+        let trusted_proxies = r.cidrs(
             "TRUSTED_PROXIES",
             "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
         );
-        let mut trusted_proxies = Vec::new();
-        for part in proxies.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match part.parse::<Cidr>() {
-                Ok(c) => trusted_proxies.push(c),
-                Err(e) => r.error("TRUSTED_PROXIES", format!("{part:?}: {e}")),
-            }
-        }
         Self {
             host,
             port,

@@ -139,6 +139,16 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
+    /// 400 `invalid_query` naming one query parameter.
+    pub fn invalid_query(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let e = FieldError::new(field, message);
+        Self::bad_request(
+            "invalid_query",
+            format!("query parameter {}: {}", e.field, e.message),
+        )
+        .with_extra("errors", serde_json::json!([e]))
+    }
+
     /// 404 `not_found`; used for other tenants' objects too.
     pub fn not_found(what: &str) -> Self {
         Self::new(

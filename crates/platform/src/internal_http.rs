@@ -185,7 +185,17 @@ impl InternalHttp {
 
     /// An authenticated GET, retried.
     pub async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, InternalError> {
-        self.call::<(), T>(Method::GET, url, None, true).await
+        self.call::<(), T>(Method::GET, url, None, true, None).await
+    }
+
+    /// An authenticated GET, retried, whose attempts may take up to `timeout` (a long poll).
+    pub async fn get_json_waiting<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        timeout: Duration,
+    ) -> Result<T, InternalError> {
+        self.call::<(), T>(Method::GET, url, None, true, Some(timeout))
+            .await
     }
 
     /// An authenticated POST; retried only when `idempotent` (the body carries its own
@@ -196,7 +206,8 @@ impl InternalHttp {
         body: &B,
         idempotent: bool,
     ) -> Result<T, InternalError> {
-        self.call(Method::POST, url, Some(body), idempotent).await
+        self.call(Method::POST, url, Some(body), idempotent, None)
+            .await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -205,6 +216,7 @@ impl InternalHttp {
         url: Url,
         body: Option<&B>,
         idempotent: bool,
+        timeout: Option<Duration>,
     ) -> Result<T, InternalError> {
         let attempts = if idempotent { 1 + self.retries } else { 1 };
         let mut refreshed = false;
@@ -221,6 +233,9 @@ impl InternalHttp {
             }
             if let Some(b) = body {
                 req = req.json(b);
+            }
+            if let Some(t) = timeout {
+                req = req.timeout(t);
             }
             let outcome = req.send().await;
             let retryable = match &outcome {

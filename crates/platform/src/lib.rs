@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod extract;
+pub mod feed;
 pub mod health;
 pub mod internal_http;
 pub mod log_buffer;

@@ -256,23 +256,28 @@ pub fn did_of(state: &AppState, id: Uuid) -> String {
 }
 
 /// The API representation of an agent (also the `agent` of its change-feed events).
+pub fn snapshot(state: &AppState, a: &AgentRow) -> domain::AgentSnapshot {
+    domain::AgentSnapshot {
+        id: a.id,
+        name: a.name.clone(),
+        description: a.description.clone(),
+        agent_type: a.agent_type.clone(),
+        version: a.version.clone(),
+        capabilities: a.capabilities.clone(),
+        owner: a.owner.clone(),
+        deployment_env: a.deployment_env.clone(),
+        tags: a.tags.clone(),
+        listed: a.listed,
+        status: a.status.clone(),
+        did: did_of(state, a.id),
+        created_at: audit::format_time(a.created_at),
+        updated_at: audit::format_time(a.updated_at),
+    }
+}
+
+/// [`snapshot`] as JSON.
 pub fn to_json(state: &AppState, a: &AgentRow) -> serde_json::Value {
-    json!({
-        "id": a.id,
-        "name": a.name,
-        "description": a.description,
-        "agent_type": a.agent_type,
-        "version": a.version,
-        "capabilities": a.capabilities,
-        "owner": a.owner,
-        "deployment_env": a.deployment_env,
-        "tags": a.tags,
-        "listed": a.listed,
-        "status": a.status,
-        "did": did_of(state, a.id),
-        "created_at": audit::format_time(a.created_at),
-        "updated_at": audit::format_time(a.updated_at),
-    })
+    serde_json::to_value(snapshot(state, a)).unwrap_or_default()
 }
 
 async fn event_details(

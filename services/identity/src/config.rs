@@ -46,6 +46,47 @@ pub struct Config {
     pub audit_token_events: bool,
     /// `AUDIT_BATCH_MAX` (2000): most events one group commit writes.
     pub audit_batch_max: usize,
+    /// Audit retention, verification and checkpoints.
+    pub audit: AuditConfig,
+    /// `FEED_POLL_INTERVAL_MS` (100): how often a long-polling change-feed request looks for
+    /// events written by other instances (this instance's writes wake it at once).
+    pub feed_poll_interval: Duration,
+    /// Webhook delivery.
+    pub webhooks: WebhookConfig,
+}
+
+/// Audit log upkeep.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `AUDIT_RETENTION_DAYS` (90): events older than this are removed, behind a signed
+    /// checkpoint that keeps the rest of the chain verifiable.
+    pub retention: Duration,
+    /// `AUDIT_RETENTION_INTERVAL_SECS` (3600): how often the retention job runs.
+    pub retention_interval: Duration,
+    /// `AUDIT_VERIFY_INTERVAL_SECS` (3600): how often every chain is verified in the
+    /// background (the `agentidp_audit_chain_integrity` gauge).
+    pub verify_interval: Duration,
+}
+
+/// Webhook delivery settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_ALLOWED_NETWORKS` (empty): CIDRs that webhook targets may resolve to although
+    /// they are private, loopback or link-local (and which may then use plain http).
+    pub allowed_networks: Vec<platform::net::Cidr>,
+    /// `WEBHOOK_MAX_ATTEMPTS` (10): attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// `WEBHOOK_RETRY_BASE_MS` (10000): the wait after the first failure; it doubles after
+    /// each further failure.
+    pub retry_base: Duration,
+    /// `WEBHOOK_RETRY_MAX_MS` (3600000): the longest wait between attempts.
+    pub retry_max: Duration,
+    /// `WEBHOOK_TIMEOUT_MS` (10000): how long one attempt may take.
+    pub timeout: Duration,
+    /// `WEBHOOK_POLL_INTERVAL_MS` (500): how often an instance looks for due deliveries.
+    pub poll_interval: Duration,
+    /// `WEBHOOK_CONCURRENCY` (16): deliveries one instance attempts at once.
+    pub concurrency: usize,
 }
 
 fn parse_kek(r: &mut Reader<'_>) -> Secret<[u8; 32]> {
@@ -122,6 +163,41 @@ impl Config {
         let credential_cache_ttl = r.millis("CREDENTIAL_CACHE_TTL_MS", 500, 0, 900);
         let audit_token_events = r.bool("AUDIT_TOKEN_EVENTS", true);
         let audit_batch_max = r.u64_in("AUDIT_BATCH_MAX", 2000, 1, 100_000) as usize;
+        let audit = AuditConfig {
+            retention: Duration::from_secs(
+                86_400 * r.u64_in("AUDIT_RETENTION_DAYS", 90, 1, 36_500),
+            ),
+            retention_interval: Duration::from_secs(r.u64_in(
+                "AUDIT_RETENTION_INTERVAL_SECS",
+                3600,
+                1,
+                86_400 * 7,
+            )),
+            verify_interval: Duration::from_secs(r.u64_in(
+                "AUDIT_VERIFY_INTERVAL_SECS",
+                3600,
+                1,
+                86_400 * 7,
+            )),
+        };
+        let feed_poll_interval = r.millis("FEED_POLL_INTERVAL_MS", 100, 5, 10_000);
+        let retry_base = r.millis("WEBHOOK_RETRY_BASE_MS", 10_000, 1, 86_400_000);
+        let retry_max = r.millis("WEBHOOK_RETRY_MAX_MS", 3_600_000, 1, 86_400_000);
+        if retry_max < retry_base {
+            r.error(
+                "WEBHOOK_RETRY_MAX_MS",
+                "must not be shorter than WEBHOOK_RETRY_BASE_MS",
+            );
+        }
+        let webhooks = WebhookConfig {
+            allowed_networks: r.cidrs("WEBHOOK_ALLOWED_NETWORKS", ""),
+            max_attempts: r.u64_in("WEBHOOK_MAX_ATTEMPTS", 10, 1, 100) as u32,
+            retry_base,
+            retry_max,
+            timeout: r.millis("WEBHOOK_TIMEOUT_MS", 10_000, 100, 120_000),
+            poll_interval: r.millis("WEBHOOK_POLL_INTERVAL_MS", 500, 5, 60_000),
+            concurrency: r.u64_in("WEBHOOK_CONCURRENCY", 16, 1, 1024) as usize,
+        };
         r.finish()?;
         Ok(Self {
             common,
@@ -138,6 +214,9 @@ impl Config {
             credential_cache_ttl,
             audit_token_events,
             audit_batch_max,
+            audit,
+            feed_poll_interval,
+            webhooks,
         })
     }
 

@@ -9,7 +9,7 @@ use platform::app::{Application, Core};
 use platform::auth::{AuthContext, BoxFuture, JwksSource, Verifier};
 use platform::metering::Metering;
 
-use crate::audit::AuditWriter;
+use crate::audit::{AuditWriter, FeedSignal};
 use crate::config::Config;
 use crate::crypto::{Kek, Pepper};
 use crate::keys::KeyRing;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub cache: CredentialCache,
     /// Audit group commit.
     pub audit: AuditWriter,
+    /// Wakes change-feed readers when this instance commits events.
+    pub feed: FeedSignal,
     /// Usage counters.
     pub metering: Metering,
     /// Revocation writer.
@@ -95,11 +97,13 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         Some(Arc::new(DbFallback(core.db.clone()))),
     );
     let metering = Metering::new();
+    let feed = FeedSignal::default();
     let audit = AuditWriter::start(
         core.db.clone(),
         config.audit_batch_max,
         &core.metrics,
         &core.shutdown,
+        feed.clone(),
     );
     let state = web::Data::new(AppState {
         pepper: Pepper::new(config.credential_pepper.expose().as_bytes()),
@@ -110,6 +114,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         keys,
         issuer,
         audit,
+        feed,
         metering: metering.clone(),
         revocations,
         verifier: verifier.clone(),

@@ -13,6 +13,7 @@
 //! tenant's row in `audit_chain_heads`, so concurrent writers, on any instance, extend the
 //! chain one after another.
 
+pub mod feed;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 use crate::crypto::sha256;
 
+pub use feed::FeedSignal;
 pub use writer::AuditWriter;
 
 /// The chain of events that belong to no tenant (service clients, signing keys).

@@ -15,6 +15,7 @@
 //!
 //! At shutdown a flush hook waits until everything queued before it is written.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use metrics::{Counter, Histogram};
@@ -23,12 +24,10 @@ use platform::db::Db;
 use platform::shutdown::Shutdown;
 use platform::telemetry::Metrics;
 use tokio::sync::{mpsc, oneshot};
-
-use std::collections::HashMap;
-
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
+use super::feed::FeedSignal;
 use super::{
     EventColumns, HeadColumns, Heads, INSERT_EVENTS, LOCK_HEADS, NewEvent, UPDATE_HEADS, chain,
     heads_from, tenants_of,
@@ -53,14 +52,20 @@ struct Instruments {
 
 impl AuditWriter {
     /// Starts the writer; it runs until every handle is dropped and registers a flush hook.
-    pub fn start(db: Db, batch_max: usize, metrics: &Metrics, shutdown: &Shutdown) -> Self {
+    pub fn start(
+        db: Db,
+        batch_max: usize,
+        metrics: &Metrics,
+        shutdown: &Shutdown,
+        signal: FeedSignal,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(65_536);
         let instruments = Instruments {
             batch_size: metrics.histogram("agentidp_audit_batch_size", &[]),
             commit_seconds: metrics.histogram("agentidp_audit_commit_duration_seconds", &[]),
             failed: metrics.counter("agentidp_audit_batches_failed_total", &[]),
         };
-        tokio::spawn(run(db, batch_max.max(1), rx, instruments));
+        tokio::spawn(run(db, batch_max.max(1), rx, instruments, signal));
         let writer = Self { tx };
         let flusher = writer.clone();
         shutdown.on_shutdown("audit", move || async move { flusher.flush().await });
@@ -96,7 +101,13 @@ impl AuditWriter {
     }
 }
 
-async fn run(db: Db, batch_max: usize, mut rx: mpsc::Receiver<Job>, m: Instruments) {
+async fn run(
+    db: Db,
+    batch_max: usize,
+    mut rx: mpsc::Receiver<Job>,
+    m: Instruments,
+    signal: FeedSignal,
+) {
     let mut known: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
     let mut jobs = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut jobs, batch_max).await > 0 {
@@ -124,6 +135,9 @@ async fn run(db: Db, batch_max: usize, mut rx: mpsc::Receiver<Job>, m: Instrumen
                 }
             };
             m.commit_seconds.record(start.elapsed().as_secs_f64());
+            if ok {
+                signal.notify();
+            }
             for w in waiters {
                 let _ = w.send(ok);
             }

@@ -6,7 +6,7 @@ use domain::{AgentStatus, AgentType, DeploymentEnv};
 use platform::ApiResult;
 use platform::auth::scopes::{AgentsRead, AgentsWrite};
 use platform::auth::{RequireScope, TenantId};
-use platform::errors::{ApiError, FieldError};
+use platform::errors::ApiError;
 use platform::extract::{Json, Query};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -45,12 +45,7 @@ pub struct ListParams {
 }
 
 fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
-    let e = FieldError::new(field, message);
-    ApiError::bad_request(
-        "invalid_query",
-        format!("query parameter {}: {}", e.field, e.message),
-    )
-    .with_extra("errors", serde_json::json!([e]))
+    ApiError::invalid_query(field, message)
 }
 
 fn check<T: std::str::FromStr<Err = String>>(

@@ -4,6 +4,7 @@
 mod agents;
 mod credentials;
 mod dids;
+mod feed;
 mod oauth;
 mod tenants;
 mod wellknown;
@@ -52,6 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
         )
         .route("/.well-known/did.json", web::get().to(dids::instance))
         .route("/agents/{id}/did.json", web::get().to(dids::agent))
+        // Internal (never routed by the ingress; service tokens only).
+        .route("/internal/v1/events", web::get().to(feed::events))
         // Tenants.
         .route("/api/v1/tenants", web::post().to(tenants::create))
         .route("/api/v1/tenants/{id}", web::get().to(tenants::get))

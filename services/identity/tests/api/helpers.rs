@@ -79,3 +79,17 @@ pub async fn count(env: &TestEnv, sql: &str) -> i64 {
         .unwrap()
         .get(0)
 }
+
+/// An internal service token (scope `internal`) for a service client named `name`.
+pub async fn service_token(id: &Identity, name: &str) -> String {
+    let (client_id, secret) = identity::service_client(&id.app.state.config, name)
+        .await
+        .unwrap();
+    let res = id
+        .api
+        .token_response(&client_id, &secret, &[("scope", "internal")])
+        .await
+        .unwrap();
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json()["access_token"].as_str().unwrap().to_owned()
+}

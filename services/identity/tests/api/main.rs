@@ -8,6 +8,7 @@
 
 mod agents;
 mod credentials;
+mod feed;
 mod helpers;
 mod keys;
 mod oauth;
