@@ -86,8 +86,9 @@ pub struct FeedEvent {
     pub outcome: String,
     /// What it happened to (`agent:<id>`, `token:<jti>`, ...).
     pub target: Option<String>,
-    /// Details; agent events carry the agent as [`AgentSnapshot`] under `agent` and the
-    /// tenant's name under `publisher`.
+    /// Details; agent events carry the agent as [`AgentSnapshot`] under `agent`, the
+    /// tenant's name under `publisher` and the public JWK of the agent's DID key under
+    /// `public_jwk` (its DID document is [`crate::did::document`] of the two).
     pub details: serde_json::Value,
     /// When it happened.
     #[serde(with = "time::serde::rfc3339")]

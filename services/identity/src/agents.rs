@@ -287,7 +287,12 @@ async fn event_details(
     extra: serde_json::Value,
 ) -> Result<serde_json::Value, ApiError> {
     let publisher = tenants::get(tx, a.tenant_id).await?.map(|t| t.name);
-    let mut d = json!({"agent": to_json(state, a), "publisher": publisher});
+    let public_jwk = crate::repo::agents::public_key(tx, a.id).await?;
+    let mut d = json!({
+        "agent": to_json(state, a),
+        "publisher": publisher,
+        "public_jwk": public_jwk,
+    });
     if let (Some(obj), serde_json::Value::Object(extra)) = (d.as_object_mut(), extra) {
         obj.extend(extra);
     }

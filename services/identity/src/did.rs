@@ -9,7 +9,6 @@
 use platform::ApiError;
 use platform::db::GenericClient;
 use reqwest::Url;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::keys::{Alg, SigningKey, generate_pkcs8};
@@ -57,33 +56,7 @@ pub async fn create_key(
     Ok(())
 }
 
-/// A DID document with one JsonWebKey2020 verification method per key.
-pub fn document(did: &str, keys: &[serde_json::Value]) -> serde_json::Value {
-    let methods: Vec<serde_json::Value> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, jwk)| {
-            let fragment = jwk
-                .get("kid")
-                .and_then(|k| k.as_str())
-                .map_or_else(|| format!("key-{}", i + 1), str::to_owned);
-            json!({
-                "id": format!("{did}#{fragment}"),
-                "type": "JsonWebKey2020",
-                "controller": did,
-                "publicKeyJwk": jwk,
-            })
-        })
-        .collect();
-    let refs: Vec<serde_json::Value> = methods.iter().map(|m| m["id"].clone()).collect();
-    json!({
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
-        "id": did,
-        "verificationMethod": methods,
-        "authentication": refs,
-        "assertionMethod": refs,
-    })
-}
+pub use domain::did::document;
 
 #[cfg(test)]
 mod tests {

@@ -283,3 +283,14 @@ pub async fn get_public_with_key(
     .await?
     .map(|r| (row(&r), r.get(14))))
 }
+
+/// The public JWK of an agent's DID key.
+pub async fn public_key(
+    c: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<serde_json::Value>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached("SELECT public_jwk FROM agent_keys WHERE agent_id = $1")
+        .await?;
+    Ok(c.query_opt(&stmt, &[&id]).await?.map(|r| r.get(0)))
+}
