@@ -4,6 +4,7 @@
 //! harness share these types without sharing infrastructure.
 
 pub mod agent;
+pub mod audit;
 pub mod did;
 pub mod feed;
 pub mod scope;
