@@ -105,6 +105,14 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         &core.shutdown,
         feed.clone(),
     );
+    crate::audit::upkeep::Upkeep {
+        db: core.db.clone(),
+        keys: keys.clone(),
+        issuer: config.issuer(),
+        config: config.audit.clone(),
+        integrity: core.metrics.gauge("agentidp_audit_chain_integrity", &[]),
+    }
+    .spawn(core.shutdown.token());
     let state = web::Data::new(AppState {
         pepper: Pepper::new(config.credential_pepper.expose().as_bytes()),
         kek,

@@ -2,6 +2,7 @@
 //! tenant id and filters on it; columns are always named.
 
 pub mod agents;
+pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod revocations;

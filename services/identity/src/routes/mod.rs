@@ -2,9 +2,11 @@
 //! result; authorization is in their signatures (`RequireScope<...>`, `TenantId`).
 
 mod agents;
+mod audit;
 mod credentials;
 mod dids;
 mod feed;
+mod internal;
 mod oauth;
 mod tenants;
 mod wellknown;
@@ -55,6 +57,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
         .route("/agents/{id}/did.json", web::get().to(dids::agent))
         // Internal (never routed by the ingress; service tokens only).
         .route("/internal/v1/events", web::get().to(feed::events))
+        .route(
+            "/internal/v1/audit/integrity/{tenant}",
+            web::get().to(internal::integrity),
+        )
+        .route(
+            "/internal/v1/signing-keys",
+            web::get().to(internal::signing_keys),
+        )
+        // Audit log.
+        .route("/api/v1/audit", web::get().to(audit::list))
+        .route("/api/v1/audit/verify", web::get().to(audit::verify))
+        .route(
+            "/api/v1/audit/checkpoints",
+            web::get().to(audit::checkpoints),
+        )
+        .route("/api/v1/audit/{id}", web::get().to(audit::get))
         // Tenants.
         .route("/api/v1/tenants", web::post().to(tenants::create))
         .route("/api/v1/tenants/{id}", web::get().to(tenants::get))
