@@ -7,10 +7,12 @@
 )]
 
 mod agents;
+mod audit;
 mod credentials;
 mod feed;
 mod helpers;
 mod keys;
 mod oauth;
+mod retention;
 mod revocation;
 mod tenants;
