@@ -126,13 +126,15 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_page ON webhook_deliveries (webhook_id, created_at DESC, id DESC);
 
--- Every attempt of a delivery.
+-- Every attempt of a delivery (`attempt` counts within a round; a manual redelivery starts
+-- a new round).
 CREATE TABLE webhook_attempts (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     delivery_id   uuid NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
     attempt       integer NOT NULL,
     attempted_at  timestamptz NOT NULL,
     status_code   integer,
     error         text,
-    duration_ms   integer NOT NULL,
-    PRIMARY KEY (delivery_id, attempt)
+    duration_ms   integer NOT NULL
 );
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id);

@@ -16,6 +16,7 @@ use crate::keys::KeyRing;
 use crate::routes;
 use crate::tokens::revocation::DbFallback;
 use crate::tokens::{CredentialCache, Issuer, Revocations};
+use crate::webhooks::deliver::Dispatcher;
 
 /// Everything the identity handlers share.
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub struct AppState {
     pub audit: AuditWriter,
     /// Wakes change-feed readers when this instance commits events.
     pub feed: FeedSignal,
+    /// Webhook fan-out and delivery.
+    pub webhooks: Dispatcher,
     /// Usage counters.
     pub metering: Metering,
     /// Revocation writer.
@@ -113,6 +116,13 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         integrity: core.metrics.gauge("agentidp_audit_chain_integrity", &[]),
     }
     .spawn(core.shutdown.token());
+    let webhooks = Dispatcher::new(
+        core.db.clone(),
+        Kek::new(config.key_encryption_key.expose())?,
+        config.webhooks.clone(),
+        &core.metrics,
+    )?;
+    webhooks.spawn(feed.clone(), core.shutdown.token());
     let state = web::Data::new(AppState {
         pepper: Pepper::new(config.credential_pepper.expose().as_bytes()),
         kek,
@@ -123,6 +133,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         issuer,
         audit,
         feed,
+        webhooks,
         metering: metering.clone(),
         revocations,
         verifier: verifier.clone(),

@@ -26,6 +26,11 @@ impl FeedSignal {
     pub fn notify(&self) {
         self.0.notify_waiters();
     }
+
+    /// Completes at the next [`FeedSignal::notify`] after this call.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.notified()
+    }
 }
 
 /// One page after `($1, $2)` below the horizon `$4`.

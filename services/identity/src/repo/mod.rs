@@ -4,6 +4,8 @@
 pub mod agents;
 pub mod audit;
 pub mod clients;
+pub mod deliveries;
 pub mod keys;
 pub mod revocations;
 pub mod tenants;
+pub mod webhooks;

@@ -4,11 +4,13 @@
 mod agents;
 mod audit;
 mod credentials;
+mod deliveries;
 mod dids;
 mod feed;
 mod internal;
 mod oauth;
 mod tenants;
+mod webhooks;
 mod wellknown;
 
 use actix_web::web;
@@ -110,5 +112,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
         .route(
             "/api/v1/agents/{id}/credentials/{cid}",
             web::delete().to(credentials::revoke),
+        )
+        // Webhooks.
+        .route("/api/v1/webhooks", web::post().to(webhooks::create))
+        .route("/api/v1/webhooks", web::get().to(webhooks::list))
+        .route("/api/v1/webhooks/{id}", web::get().to(webhooks::get))
+        .route("/api/v1/webhooks/{id}", web::patch().to(webhooks::update))
+        .route("/api/v1/webhooks/{id}", web::delete().to(webhooks::delete))
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            web::post().to(webhooks::rotate_secret),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            web::get().to(deliveries::list),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}",
+            web::get().to(deliveries::get),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
+            web::post().to(deliveries::redeliver),
         );
 }

@@ -16,3 +16,4 @@ mod oauth;
 mod retention;
 mod revocation;
 mod tenants;
+mod webhooks;
