@@ -264,12 +264,15 @@ impl Flusher {
         });
         let this = self.clone();
         shutdown.on_shutdown("metering", move || async move {
-            // A few attempts: billing may be draining too.
-            for attempt in 0..5u32 {
+            // Each attempt already retries transport errors; one more try covers a billing
+            // instance that was itself restarting.
+            for attempt in 0..2u32 {
                 if this.flush().await {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                if attempt == 0 {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
             }
             tracing::error!("usage counts could not be delivered before exit");
         });
