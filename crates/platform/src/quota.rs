@@ -143,6 +143,8 @@ return {1, cur, tier}
 const MEMO_TTL: Duration = Duration::from_secs(60);
 /// After billing failed to answer, how long to stop asking it.
 const BILLING_BACKOFF: Duration = Duration::from_secs(5);
+/// How long successful calls are gathered before [`Quota::record`] adds them to Redis.
+pub const RECORD_DELAY: Duration = Duration::from_millis(20);
 /// How long a Redis failure shows in health, and the minimum interval between warnings.
 const DEGRADED_FOR: Duration = Duration::from_secs(60);
 
@@ -155,6 +157,9 @@ struct Inner {
     default_source: Arc<dyn TierSource>,
     source: OnceLock<Arc<dyn TierSource>>,
     memo: Mutex<HashMap<Uuid, (Tier, Instant)>>,
+    /// Successful calls not yet added to their counters: key → (count, expiry).
+    unrecorded: Mutex<HashMap<String, (u64, i64)>>,
+    recording: std::sync::atomic::AtomicBool,
     billing_down_until: Mutex<Option<Instant>>,
     redis_failed: Mutex<Option<(Instant, String)>>,
     warned_at: Mutex<Option<Instant>>,
@@ -208,6 +213,8 @@ impl Quota {
                 default_source: source,
                 source: OnceLock::new(),
                 memo: Mutex::new(HashMap::new()),
+                unrecorded: Mutex::new(HashMap::new()),
+                recording: std::sync::atomic::AtomicBool::new(false),
                 billing_down_until: Mutex::new(None),
                 redis_failed: Mutex::new(None),
                 warned_at: Mutex::new(None),
@@ -365,12 +372,18 @@ impl Quota {
     }
 
     /// Checks the daily limit without counting (pair with [`Quota::record`] once the
-    /// operation succeeded, so failed attempts never use up a tenant's quota).
+    /// operation succeeded, so failed attempts never use up a tenant's quota). Nothing to do,
+    /// and no Redis call, when limits are not enforced.
     pub async fn check(&self, tenant: Uuid, metric: Metric) -> Verdict {
+        if !self.inner.enforce {
+            return Verdict::OPEN;
+        }
         self.run(tenant, metric, false).await
     }
 
-    /// Counts one successful call in the background (not awaited by the caller).
+    /// Counts one successful call, not awaited: calls are gathered for [`RECORD_DELAY`] and
+    /// added with one pipelined `INCRBY` per counter, so a busy token endpoint sends a few
+    /// commands per interval instead of one per token.
     pub fn record(&self, tenant: Uuid, metric: Metric) {
         if !self.inner.enabled {
             return;
@@ -378,24 +391,41 @@ impl Quota {
         let key = self.usage_key(tenant, metric);
         let now = OffsetDateTime::now_utc();
         let expire_at = now.unix_timestamp() + secs_to_midnight(now) as i64 + 3600;
+        lock(&self.inner.unrecorded)
+            .entry(key)
+            .and_modify(|e| e.0 += 1)
+            .or_insert((1, expire_at));
+        if self
+            .inner
+            .recording
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
         let this = self.clone();
         tokio::spawn(async move {
+            tokio::time::sleep(RECORD_DELAY).await;
+            // Cleared before taking the counts: a call recorded from now on starts a new round.
+            this.inner
+                .recording
+                .store(false, std::sync::atomic::Ordering::Release);
+            let counts = std::mem::take(&mut *lock(&this.inner.unrecorded));
+            if counts.is_empty() {
+                return;
+            }
+            let mut pipe = redis::pipe();
+            for (key, (n, expire_at)) in &counts {
+                pipe.cmd("INCRBY").arg(key).arg(*n).ignore();
+                pipe.cmd("EXPIREAT")
+                    .arg(key)
+                    .arg(*expire_at)
+                    .arg("NX")
+                    .ignore();
+            }
             let res = this
                 .inner
                 .redis
-                .run(|mut c| async move {
-                    redis::pipe()
-                        .cmd("INCR")
-                        .arg(&key)
-                        .ignore()
-                        .cmd("EXPIREAT")
-                        .arg(&key)
-                        .arg(expire_at)
-                        .arg("NX")
-                        .ignore()
-                        .query_async::<()>(&mut c)
-                        .await
-                })
+                .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
                 .await;
             if let Err(e) = res {
                 this.redis_failed(&e);
