@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use domain::usage::UsageBatch;
@@ -286,4 +286,72 @@ async fn sigterm_of_the_billing_binary_flushes_its_own_counters() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
     assert_eq!(usage_sum(&env, a.id, "api_calls").await, 5);
+}
+
+/// Forwards TCP to `upstream`; the first connection's answer is held for `delay` (the
+/// request has reached billing, the answer arrives too late).
+async fn slow_first_answer(upstream: u16, delay: Duration) -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((client, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let hold = std::mem::take(&mut first);
+            tokio::spawn(async move {
+                let server = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+                    .await
+                    .unwrap();
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = tokio::spawn(async move { tokio::io::copy(&mut cr, &mut sw).await });
+                if hold {
+                    tokio::time::sleep(delay).await;
+                }
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                up.abort();
+            });
+        }
+    });
+    (port, connections)
+}
+
+#[tokio::test]
+async fn a_batch_whose_answer_timed_out_is_sent_again_and_counted_once() {
+    let env = TestEnv::new().await.unwrap();
+    let s = stack(&env, &[]).await;
+    let (client_id, secret) = identity::service_client(&s.identity.state.config, "analytics")
+        .await
+        .unwrap();
+    let (proxy, connections) = slow_first_answer(s.billing.port, Duration::from_millis(1500)).await;
+    // Another service's internal client: service token from identity, billing behind the proxy.
+    let cfg = platform::config::read_common(
+        &crate::helpers::with(
+            env.env(),
+            &[
+                ("IDENTITY_URL", s.identity.base_url.as_str()),
+                ("BILLING_URL", &format!("http://127.0.0.1:{proxy}")),
+                ("SERVICE_CLIENT_ID", &client_id),
+                ("SERVICE_CLIENT_SECRET", &secret),
+                ("INTERNAL_HTTP_TIMEOUT_MS", "500"),
+                ("INTERNAL_HTTP_RETRIES", "2"),
+            ],
+        ),
+        platform::config::ServiceKind::Analytics,
+    )
+    .unwrap();
+    let internal = platform::internal_http::InternalHttp::new(&cfg.internal).unwrap();
+    let metering = Metering::new();
+    let flusher = Flusher::new("analytics", metering.clone(), Arc::new(HttpSink(internal)));
+    let tenant = Uuid::new_v4();
+    metering.add(tenant, Metric::ApiCalls, 9);
+    assert!(flusher.flush().await, "delivered on a retry");
+    assert_eq!(usage_sum(&env, tenant, "api_calls").await, 9);
+    assert_eq!(count(&env, "usage_batches").await, 1);
+    assert!(
+        connections.load(Ordering::SeqCst) >= 2,
+        "the batch was sent again after the timeout"
+    );
 }
