@@ -23,7 +23,7 @@ pub enum Tier {
 }
 
 /// What a tier allows; `None` means unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierLimits {
     /// Agents that are not decommissioned.
     pub max_agents: Option<u64>,

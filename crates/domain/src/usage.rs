@@ -72,10 +72,5 @@ pub struct Entitlements {
     /// Its tier.
     pub tier: Tier,
     /// The tier's limits.
-    #[serde(skip_deserializing, default = "free_limits")]
     pub limits: TierLimits,
-}
-
-fn free_limits() -> TierLimits {
-    Tier::Free.limits()
 }
