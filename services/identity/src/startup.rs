@@ -99,7 +99,12 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         core.redis.clone(),
         Some(Arc::new(DbFallback(core.db.clone()))),
     );
-    let metering = Metering::new();
+    // identity signs its own service tokens (for billing's usage and entitlements calls).
+    core.internal
+        .set_minter(Arc::new(crate::tokens::issue::ServiceMinter(
+            issuer.clone(),
+        )));
+    let metering: Metering = core.metering.clone();
     let feed = FeedSignal::default();
     let audit = AuditWriter::start(
         core.db.clone(),
@@ -143,6 +148,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         verifier,
         limiter: core.limiter.clone(),
         metering,
+        quota: core.quota.clone(),
     });
     let health = core.health();
     let routes_state = state.clone();
