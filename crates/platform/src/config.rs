@@ -59,6 +59,11 @@ impl Env {
         self
     }
 
+    /// Every variable, for handing the environment to a child process.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Returns a variable's value; an empty value counts as unset.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars

@@ -12,6 +12,7 @@ pub mod db;
 pub mod fake_http;
 pub mod identity;
 pub mod logs;
+pub mod process;
 pub mod receiver;
 pub mod redis;
 pub mod stripe;

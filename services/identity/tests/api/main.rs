@@ -8,6 +8,7 @@
 
 mod agents;
 mod audit;
+mod crash;
 mod credentials;
 mod feed;
 mod helpers;
