@@ -59,6 +59,10 @@ configure() {
   export RATE_LIMIT_TOKEN_IP_MAX="${RATE_LIMIT_TOKEN_IP_MAX:-100000000}"
   export RATE_LIMIT_TOKEN_CLIENT_MAX="${RATE_LIMIT_TOKEN_CLIENT_MAX:-100000000}"
   export RATE_LIMIT_TENANT_MAX="${RATE_LIMIT_TENANT_MAX:-1000000}"
+  # Tier limits are counted but not enforced locally, so load tests can exceed the free
+  # tier's daily limits (TIER_ENFORCEMENT=true to try them). Webhooks may target this machine.
+  export TIER_ENFORCEMENT="${TIER_ENFORCEMENT:-false}"
+  export WEBHOOK_ALLOWED_NETWORKS="${WEBHOOK_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}"
 }
 
 migrate() {
