@@ -56,6 +56,7 @@ pub async fn import_pem_pair(
             activates_at: key.activates_at,
         };
         repo::insert(&tx, &row, &key.public_jwk).await?;
+        super::audit_created(&tx, &row).await?;
         tracing::info!(kid = %key.kid, "imported JWT_PRIVATE_KEY as the RS256 signing key");
     }
     tx.commit().await?;

@@ -113,6 +113,7 @@ async fn create_key(
         activates_at,
     };
     repo::insert(c, &row, &key.public_jwk).await?;
+    super::audit_created(c, &row).await?;
     Ok(key.kid)
 }
 
