@@ -9,12 +9,10 @@ use platform::auth::{RequireScope, TenantId};
 use platform::errors::ApiError;
 use platform::extract::{Json, Query};
 use serde::Deserialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{actor, path_id};
+use super::{actor, decode_cursor, encode_cursor, path_id};
 use crate::agents::{self, AgentPatch, NewAgentInput, Transition};
-use crate::crypto::{b64url, b64url_decode};
 use crate::repo::agents::{self as repo, ListFilter};
 use crate::startup::State;
 
@@ -59,18 +57,6 @@ fn check<T: std::str::FromStr<Err = String>>(
             .map_err(|e| bad_query(field, e)),
         None => Ok(None),
     }
-}
-
-/// An opaque cursor: base64url of `<unix micros>.<id>`.
-fn encode_cursor(at: OffsetDateTime, id: Uuid) -> String {
-    b64url(format!("{}.{id}", at.unix_timestamp_nanos() / 1000))
-}
-
-fn decode_cursor(s: &str) -> Option<(OffsetDateTime, Uuid)> {
-    let raw = String::from_utf8(b64url_decode(s)?).ok()?;
-    let (micros, id) = raw.split_once('.')?;
-    let at = OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()? * 1000).ok()?;
-    Some((at, Uuid::parse_str(id).ok()?))
 }
 
 /// `GET /api/v1/agents`: filters and keyset pagination in creation order.

@@ -8,12 +8,10 @@ use platform::extract::Query;
 use platform::{ApiError, ApiResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::path_id;
+use super::{decode_cursor, encode_cursor, path_id};
 use crate::audit::format_time;
-use crate::crypto::{b64url, b64url_decode};
 use crate::repo::deliveries::{self as repo, DeliveryRow};
 use crate::repo::webhooks;
 use crate::startup::State;
@@ -32,17 +30,6 @@ fn to_json(d: &DeliveryRow) -> Value {
         "created_at": format_time(d.created_at),
         "delivered_at": d.delivered_at.map(format_time),
     })
-}
-
-fn encode_cursor(at: OffsetDateTime, id: Uuid) -> String {
-    b64url(format!("{}.{id}", at.unix_timestamp_nanos() / 1000))
-}
-
-fn decode_cursor(s: &str) -> Option<(OffsetDateTime, Uuid)> {
-    let raw = String::from_utf8(b64url_decode(s)?).ok()?;
-    let (micros, id) = raw.split_once('.')?;
-    let at = OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()? * 1000).ok()?;
-    Some((at, Uuid::parse_str(id).ok()?))
 }
 
 async fn subscription(state: &State, tenant: Uuid, raw: &str) -> Result<Uuid, ApiError> {
