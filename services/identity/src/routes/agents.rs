@@ -173,6 +173,8 @@ pub async fn reactivate(
 
 #[cfg(test)]
 mod tests {
+    use time::OffsetDateTime;
+
     use super::*;
 
     #[test]
