@@ -2,6 +2,7 @@
 //!
 //! A library with a thin `main.rs`, so tests run the real server on port 0.
 
+pub mod cards_check;
 pub mod compliance;
 pub mod config;
 pub mod heatmap;

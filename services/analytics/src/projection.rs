@@ -101,7 +101,7 @@ async fn apply_registry(c: &impl GenericClient, e: &FeedEvent) -> anyhow::Result
                 uuid_at(e, "agent_id"),
                 e.details.get("client_id").and_then(|v| v.as_str()),
             ) else {
-                tracing::warn!(event.id = %e.id, "credential event without its ids");
+                // A tenant-admin client's credential: not an agent's.
                 return Ok(());
             };
             let new = NewCredential {
