@@ -7,6 +7,7 @@
 )]
 
 mod agents;
+mod cards;
 mod credentials;
 mod feed;
 mod helpers;
