@@ -165,7 +165,9 @@ pub fn oasf_skill(agent_type: &str) -> &'static str {
     match agent_type {
         "screener" => "natural_language_processing/ethical_interaction/content_moderation",
         "classifier" => "natural_language_processing/text_classification/topic_labeling",
-        "extractor" => "natural_language_processing/information_retrieval_synthesis/fact_extraction",
+        "extractor" => {
+            "natural_language_processing/information_retrieval_synthesis/fact_extraction"
+        }
         "summarizer" => "natural_language_processing/natural_language_generation/summarization",
         "orchestrator" => "agent_orchestration/task_decomposition",
         "router" => "agent_orchestration/agent_coordination",
@@ -232,8 +234,7 @@ mod tests {
     #[test]
     fn a2a_card_points_at_our_token_endpoint_with_capabilities_as_scopes() {
         let card = a2a_card(&agent(&["documents:read"], "Reads"), CTX);
-        let flow = &card["securitySchemes"][SECURITY_SCHEME]["oauth2SecurityScheme"]["flows"]
-            ["clientCredentials"];
+        let flow = &card["securitySchemes"][SECURITY_SCHEME]["oauth2SecurityScheme"]["flows"]["clientCredentials"];
         assert_eq!(flow["tokenUrl"], "https://idp.example.com/oauth2/token");
         assert_eq!(flow["scopes"]["documents:read"], "Documents: read");
         assert_eq!(card["skills"][0]["id"], "documents:read");
@@ -249,7 +250,13 @@ mod tests {
     #[test]
     fn empty_description_and_capabilities_still_give_required_fields() {
         let a = agent(&[], "  ");
-        let card = a2a_card(&a, CardContext { publisher: None, ..CTX });
+        let card = a2a_card(
+            &a,
+            CardContext {
+                publisher: None,
+                ..CTX
+            },
+        );
         assert!(card["description"].as_str().unwrap().contains("extractor"));
         assert_eq!(card["skills"].as_array().unwrap().len(), 1);
         assert!(card.get("provider").is_none());

@@ -260,3 +260,7 @@ fn keys_section(
     );
     (section, result("key-rotation", pass_if(current), evidence))
 }
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;
