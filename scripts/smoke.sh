@@ -13,6 +13,8 @@ for s in identity marketplace billing analytics; do
   echo "$s /health/detailed -> $code $(cat /tmp/agentidp-smoke.json)"
   [ "$code" = 200 ] || die "$s is not healthy through the ingress"
 done
+code=$(curl -s -o /tmp/agentidp-smoke.json -w '%{http_code}' "http://127.0.0.1:$INGRESS_PORT/api/v1/billing/tiers")
+[ "$code" = 200 ] && grep -q '"enterprise"' /tmp/agentidp-smoke.json || die "the tier table is not served through the ingress ($code)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$INGRESS_PORT/internal/v1/events")
 [ "$code" = 404 ] || die "/internal is routed by the ingress ($code)"
 log "smoke test passed"

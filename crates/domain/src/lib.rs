@@ -9,7 +9,10 @@ pub mod cards;
 pub mod did;
 pub mod feed;
 pub mod scope;
+pub mod tier;
+pub mod usage;
 
 pub use agent::{AgentStatus, AgentType, DeploymentEnv};
 pub use feed::{AgentSnapshot, FeedCursor, FeedEvent, FeedPage};
 pub use scope::Scope;
+pub use tier::{TIERS, Tier, TierLimits};

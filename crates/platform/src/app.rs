@@ -10,6 +10,8 @@ use crate::config::CommonConfig;
 use crate::db::{self, Db};
 use crate::health::HealthChecker;
 use crate::internal_http::InternalHttp;
+use crate::metering::{Flusher, HttpSink, Metering};
+use crate::quota::{HttpTierSource, Quota};
 use crate::rate_limit::RateLimiter;
 use crate::redis::Redis;
 use crate::server::{self, HttpContext};
@@ -33,6 +35,12 @@ pub struct Core {
     pub internal: InternalHttp,
     /// Cancellation and flush hooks.
     pub shutdown: Shutdown,
+    /// Usage counters of this process.
+    pub metering: Metering,
+    /// Sends the counters to billing (started when `BILLING_ENABLED`).
+    pub flusher: Flusher,
+    /// Tier enforcement.
+    pub quota: Quota,
 }
 
 impl Core {
@@ -47,6 +55,16 @@ impl Core {
         let internal = InternalHttp::new(&config.internal)?;
         let shutdown = Shutdown::new();
         db.spawn_upkeep(shutdown.token());
+        let metering = Metering::new();
+        let flusher = Flusher::new(name, metering.clone(), Arc::new(HttpSink(internal.clone())));
+        if config.billing.enabled {
+            flusher.start(config.billing.flush_interval, shutdown.token(), &shutdown);
+        }
+        let quota = Quota::new(
+            redis.clone(),
+            &config.billing,
+            Arc::new(HttpTierSource(internal.clone())),
+        );
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -55,6 +73,9 @@ impl Core {
             limiter,
             internal,
             shutdown,
+            metering,
+            flusher,
+            quota,
         })
     }
 
@@ -68,6 +89,7 @@ impl Core {
             self.config.health.opa_url.clone(),
             self.internal.raw_client().clone(),
         )
+        .with_extra(self.quota.health_check())
     }
 
     /// Refuses to run against a database without this build's migrations.

@@ -18,7 +18,8 @@
 //! Extractors: [`Authenticated`] (any valid token), [`RequireScope<S>`] (403 without the
 //! scope), [`TenantId`] (the tenant of the token, never from a path or body). One request
 //! verifies its token once, whatever the number of extractors. Each authenticated tenant
-//! call is counted against the tenant's rate limit and in metering.
+//! call is counted against the tenant's rate limit (the tier's requests per minute when
+//! tiers are enforced), its daily API-call quota (`crate::quota`) and in metering.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,7 +39,8 @@ use uuid::Uuid;
 
 use crate::errors::ApiError;
 use crate::metering::{Metering, Metric};
-use crate::rate_limit::{Action, Check, RateLimiter};
+use crate::quota::Quota;
+use crate::rate_limit::{Action, Check, Limit, RateLimiter};
 use crate::redis::{Redis, redis};
 
 pub use domain::Scope;
@@ -397,6 +399,8 @@ pub struct AuthContext {
     pub limiter: RateLimiter,
     /// For counting API calls.
     pub metering: Metering,
+    /// The daily tier limits.
+    pub quota: Quota,
 }
 
 impl std::fmt::Debug for AuthContext {
@@ -454,12 +458,24 @@ impl Authenticated {
         let claims = Arc::new(ctx.verifier.verify(token).await?);
         if let Some(tenant) = claims.tenant_id {
             let subject = tenant.to_string();
-            let decision = ctx
-                .limiter
-                .check(&[Check::new(Action::Tenant, &subject)])
-                .await;
+            let mut check = Check::new(Action::Tenant, &subject);
+            if ctx.quota.enforcing()
+                && let Some(rpm) = ctx
+                    .quota
+                    .known_tier(tenant)
+                    .and_then(|t| t.limits().requests_per_minute)
+            {
+                check.limit = Some(Limit {
+                    max: rpm,
+                    window: Duration::from_secs(60),
+                });
+            }
+            let decision = ctx.limiter.check(&[check]).await;
             if !decision.allowed {
                 return Err(decision.to_error());
+            }
+            if let Some(exceeded) = ctx.quota.consume(tenant, Metric::ApiCalls).await.exceeded {
+                return Err(exceeded.to_error());
             }
             ctx.metering.add(tenant, Metric::ApiCalls, 1);
         }

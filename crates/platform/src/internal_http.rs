@@ -7,8 +7,11 @@
 //! are retried on connection errors, timeouts, 429, 502, 503 and 504, at most
 //! `INTERNAL_HTTP_RETRIES` times with exponential backoff; other calls are never retried.
 //! Every call carries the W3C `traceparent` of the current span.
+//!
+//! Identity has no client of its own: it installs a [`TokenMinter`] that signs its service
+//! tokens locally instead of calling its own token endpoint.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode, Url};
@@ -64,7 +67,12 @@ struct CachedToken {
 struct TokenSource {
     client_id: String,
     secret: Secret<String>,
-    cached: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+/// Signs service tokens locally (identity, which issues them).
+pub trait TokenMinter: Send + Sync + 'static {
+    /// A fresh service token (scope `internal`) and its lifetime.
+    fn mint(&self) -> anyhow::Result<(Secret<String>, Duration)>;
 }
 
 /// The internal HTTP client of one application.
@@ -75,6 +83,8 @@ pub struct InternalHttp {
     billing_url: Url,
     retries: u32,
     token: Option<Arc<TokenSource>>,
+    minter: Arc<OnceLock<Arc<dyn TokenMinter>>>,
+    cached: Arc<tokio::sync::Mutex<Option<CachedToken>>>,
 }
 
 impl std::fmt::Debug for InternalHttp {
@@ -82,7 +92,10 @@ impl std::fmt::Debug for InternalHttp {
         f.debug_struct("InternalHttp")
             .field("identity_url", &self.identity_url.as_str())
             .field("billing_url", &self.billing_url.as_str())
-            .field("authenticated", &self.token.is_some())
+            .field(
+                "authenticated",
+                &(self.token.is_some() || self.minter.get().is_some()),
+            )
             .finish()
     }
 }
@@ -106,7 +119,6 @@ impl InternalHttp {
             (Some(id), Some(secret)) => Some(Arc::new(TokenSource {
                 client_id: id.clone(),
                 secret: secret.clone(),
-                cached: tokio::sync::Mutex::new(None),
             })),
             _ => None,
         };
@@ -116,7 +128,14 @@ impl InternalHttp {
             billing_url: cfg.billing_url.clone(),
             retries: cfg.retries,
             token,
+            minter: Arc::new(OnceLock::new()),
+            cached: Arc::new(tokio::sync::Mutex::new(None)),
         })
+    }
+
+    /// Signs service tokens with `minter` from now on (identity); the first call wins.
+    pub fn set_minter(&self, minter: Arc<dyn TokenMinter>) {
+        let _ = self.minter.set(minter);
     }
 
     /// The underlying client (for calls that are not service-to-service, e.g. health probes).
@@ -136,17 +155,28 @@ impl InternalHttp {
 
     /// A valid service token, fetched or refreshed when needed.
     pub async fn service_token(&self) -> Result<Secret<String>, InternalError> {
-        let Some(src) = &self.token else {
-            return Err(InternalError::Auth(
-                "SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET are not set".into(),
-            ));
-        };
-        let mut cached = src.cached.lock().await;
+        let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref()
             && Instant::now() < c.refresh_at
         {
             return Ok(c.token.clone());
         }
+        if let Some(minter) = self.minter.get() {
+            let (token, lifetime) = minter
+                .mint()
+                .map_err(|e| InternalError::Auth(format!("minting a service token: {e:#}")))?;
+            let margin = Duration::from_secs(60).min(lifetime / 5);
+            *cached = Some(CachedToken {
+                token: token.clone(),
+                refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+            });
+            return Ok(token);
+        }
+        let Some(src) = &self.token else {
+            return Err(InternalError::Auth(
+                "SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET are not set".into(),
+            ));
+        };
         let url = self.identity("/oauth2/token");
         let res = self
             .client
@@ -178,9 +208,7 @@ impl InternalHttp {
     }
 
     async fn forget_token(&self) {
-        if let Some(src) = &self.token {
-            *src.cached.lock().await = None;
-        }
+        *self.cached.lock().await = None;
     }
 
     /// An authenticated GET, retried.
@@ -195,6 +223,12 @@ impl InternalHttp {
         timeout: Duration,
     ) -> Result<T, InternalError> {
         self.call::<(), T>(Method::GET, url, None, true, Some(timeout))
+            .await
+    }
+
+    /// An authenticated GET tried once (callers on a request path that fail open).
+    pub async fn get_json_once<T: DeserializeOwned>(&self, url: Url) -> Result<T, InternalError> {
+        self.call::<(), T>(Method::GET, url, None, false, None)
             .await
     }
 

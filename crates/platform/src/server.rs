@@ -192,7 +192,17 @@ async fn ip_limit<B: MessageBody>(
         return Ok(req.into_response(res).map_into_right_body());
     }
     let mut res = next.call(req).await?;
-    decision.apply(res.headers_mut());
+    // A handler that applied a stricter limit of its own (e.g. audit verification) keeps
+    // its headers: clients see the limit closest to refusing them.
+    let stricter_inside = res
+        .headers()
+        .get("ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|inner| inner <= decision.remaining);
+    if !stricter_inside {
+        decision.apply(res.headers_mut());
+    }
     Ok(res.map_into_left_body())
 }
 

@@ -142,6 +142,11 @@ const LATENCY_BUCKETS: [f64; 16] = [
     5.0,
 ];
 
+/// Buckets of histograms that count things (names ending in `_size`), not seconds.
+const SIZE_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
+
 static METADATA: Metadata<'static> =
     Metadata::new("agentidp", metrics::Level::INFO, Some("agentidp"));
 
@@ -149,7 +154,12 @@ impl Metrics {
     /// A fresh registry labelled with the service's name.
     pub fn new(service: &'static str) -> Self {
         let builder = PrometheusBuilder::new().add_global_label("service", service);
-        let recorder = match builder.set_buckets(&LATENCY_BUCKETS) {
+        let recorder = match builder.set_buckets(&LATENCY_BUCKETS).and_then(|b| {
+            b.set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_size".to_owned()),
+                &SIZE_BUCKETS,
+            )
+        }) {
             Ok(b) => b,
             Err(_) => PrometheusBuilder::new().add_global_label("service", service),
         }

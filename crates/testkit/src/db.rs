@@ -108,7 +108,9 @@ async fn ensure_template(admin: &tokio_postgres::Client) -> anyhow::Result<Strin
             admin
                 .batch_execute(&format!(
                     "ALTER DATABASE {building} WITH ALLOW_CONNECTIONS false;
-                     ALTER DATABASE {building} RENAME TO {name}"
+                     ALTER DATABASE {building} RENAME TO {name};
+                     COMMENT ON DATABASE {name} IS 'created {}'",
+                    now_secs()
                 ))
                 .await?;
         }
@@ -123,11 +125,13 @@ async fn ensure_template(admin: &tokio_postgres::Client) -> anyhow::Result<Strin
     Ok(name)
 }
 
-/// Drops test databases older than six hours and templates of other migration sets.
+/// Drops test databases older than six hours, and templates of other migration sets made
+/// more than a day ago (other checkouts on the same server may still be using newer ones).
 async fn sweep(admin: &tokio_postgres::Client, template: &str) {
     let Ok(rows) = admin
         .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'agentidp\\_t%'",
+            "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
+               FROM pg_database WHERE datname LIKE 'agentidp\\_t%'",
             &[],
         )
         .await
@@ -135,15 +139,24 @@ async fn sweep(admin: &tokio_postgres::Client, template: &str) {
         return;
     };
     let cutoff = now_secs().saturating_sub(6 * 3600);
+    let template_cutoff = now_secs().saturating_sub(24 * 3600);
     for row in rows {
         let name: String = row.get(0);
+        let comment: String = row.get(1);
+        let created = comment
+            .strip_prefix("created ")
+            .and_then(|ts| ts.parse::<u64>().ok())
+            .unwrap_or(0);
         let stale = if let Some(rest) = name.strip_prefix("agentidp_t_") {
             rest.split('_')
                 .next()
                 .and_then(|ts| ts.parse::<u64>().ok())
                 .is_some_and(|ts| ts < cutoff)
         } else {
-            name.starts_with("agentidp_tpl_") && name != template && !name.ends_with("_building")
+            name.starts_with("agentidp_tpl_")
+                && name != template
+                && !name.ends_with("_building")
+                && created < template_cutoff
         };
         if stale {
             let _ = admin

@@ -12,7 +12,9 @@ pub mod db;
 pub mod fake_http;
 pub mod identity;
 pub mod logs;
+pub mod receiver;
 pub mod redis;
+pub mod stripe;
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,6 +26,7 @@ use platform::config::Env;
 pub use db::TestDb;
 pub use fake_http::SlowHttp;
 pub use redis::PrivateRedis;
+pub use stripe::FakeStripe;
 
 /// One test's isolated resources.
 #[derive(Debug)]
@@ -222,6 +225,14 @@ impl Client {
         self.send(self.request(reqwest::Method::POST, path).form(form))
             .await
     }
+}
+
+/// A port that was free a moment ago (for services that must know each other's address
+/// before they start).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Polls `check` every 20 ms until it returns `Some` or `timeout` passes: waiting for a

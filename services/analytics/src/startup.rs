@@ -6,7 +6,6 @@ use actix_web::web;
 use platform::app::{Application, Core};
 use platform::auth::{AuthContext, HttpJwks, Verifier};
 use platform::feed::{FeedConsumer, FeedOptions};
-use platform::metering::Metering;
 
 use crate::config::Config;
 use crate::projection::{AnalyticsProjection, CONSUMER};
@@ -43,7 +42,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let auth = web::Data::new(AuthContext {
         verifier,
         limiter: core.limiter.clone(),
-        metering: Metering::new(),
+        metering: core.metering.clone(),
+        quota: core.quota.clone(),
     });
     if config.enabled || config.compliance_enabled {
         FeedConsumer::new(

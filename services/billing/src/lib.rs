@@ -1,12 +1,19 @@
-//! Billing service: Stripe Checkout and webhooks, subscriptions, usage metering and entitlements.
+//! Billing service: Stripe Checkout and webhooks, subscriptions, usage metering and
+//! entitlements.
 //!
 //! A library with a thin `main.rs`, so tests run the real server on port 0.
 
+pub mod checkout;
 pub mod config;
+pub mod repo;
+mod routes;
 pub mod startup;
+pub mod stripe;
+pub mod usage;
+pub mod webhooks;
 
 pub use config::Config;
-pub use startup::{State, build};
+pub use startup::{AppState, State, build};
 
 mod embedded {
     refinery::embed_migrations!("../../migrations/billing");

@@ -1,23 +1,62 @@
-//! Builds the billing application: pools, state, routes.
+//! Builds the billing application: pools, Stripe client, state, routes.
 
+use std::sync::Arc;
+
+use actix_web::web;
 use platform::app::{Application, Core};
+use platform::auth::{AuthContext, HttpJwks, Verifier};
 
 use crate::config::Config;
+use crate::routes;
+use crate::stripe::StripeClient;
+use crate::usage::{LocalSink, LocalTiers};
 
-/// State shared by the billing handlers.
-#[derive(Debug, Clone)]
-pub struct State {
-    /// The service's configuration.
-    pub config: std::sync::Arc<Config>,
+/// Everything the billing handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Pool, Redis, limiter, metrics, internal client, quota, shutdown.
+    pub core: Core,
+    /// The Stripe API.
+    pub stripe: StripeClient,
 }
+
+/// Shared state as actix app data.
+pub type State = web::Data<AppState>;
 
 /// Builds the application and binds its listener; refuses an unmigrated database.
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
     core.ensure_migrated(&crate::migrations()).await?;
+    // Billing is the source of usage and tiers: its own counters and quota use its tables.
+    core.flusher.set_sink(Arc::new(LocalSink(core.db.clone())));
+    core.quota.set_source(Arc::new(LocalTiers(core.db.clone())));
+    let issuer = config.common.public_base();
+    let verifier = Verifier::new(
+        issuer.clone(),
+        issuer,
+        Arc::new(HttpJwks::new(
+            core.internal.identity("/.well-known/jwks.json"),
+            core.internal.raw_client().clone(),
+        )),
+        core.redis.clone(),
+        None,
+    );
+    let auth = web::Data::new(AuthContext {
+        verifier,
+        limiter: core.limiter.clone(),
+        metering: core.metering.clone(),
+        quota: core.quota.clone(),
+    });
+    let state = web::Data::new(AppState {
+        stripe: StripeClient::new(&config.stripe)?,
+        config: Arc::new(config),
+        core: core.clone(),
+    });
     let health = core.health();
-    let state = State {
-        config: std::sync::Arc::new(config),
-    };
-    Application::start(core, state, health, |_cfg| {})
+    let routes_state = state.clone();
+    Application::start(core, state, health, move |cfg| {
+        routes::configure(cfg, routes_state.clone(), auth.clone());
+    })
 }

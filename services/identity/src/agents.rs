@@ -306,8 +306,22 @@ pub async fn create(
     actor: &str,
     fields: AgentFields,
 ) -> Result<AgentRow, ApiError> {
+    let agent_limit = state.core.quota.agent_limit(tenant).await;
     let mut client = state.core.db.get().await?;
     let tx = client.transaction().await?;
+    if let Some((tier, max)) = agent_limit {
+        // Counted under a lock on the tenant, so concurrent creations cannot overshoot.
+        let live = repo::lock_tenant_and_count_live(&tx, tenant).await?;
+        if live >= max as i64 {
+            return Err(ApiError::forbidden(
+                "quota_exceeded",
+                format!("the {tier} tier allows {max} agents; decommission one or upgrade"),
+            )
+            .with_extra("limit", "max_agents".into())
+            .with_extra("tier", tier.as_str().into())
+            .with_extra("max", max.into()));
+        }
+    }
     let id = Uuid::now_v7();
     let row = repo::insert(&tx, tenant, id, &fields).await?;
     crate::did::create_key(state, &tx, tenant, id).await?;

@@ -15,6 +15,7 @@ mod routes;
 pub mod startup;
 pub mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::{AppState, State, build};

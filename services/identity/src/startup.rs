@@ -16,6 +16,7 @@ use crate::keys::KeyRing;
 use crate::routes;
 use crate::tokens::revocation::DbFallback;
 use crate::tokens::{CredentialCache, Issuer, Revocations};
+use crate::webhooks::deliver::Dispatcher;
 
 /// Everything the identity handlers share.
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub struct AppState {
     pub audit: AuditWriter,
     /// Wakes change-feed readers when this instance commits events.
     pub feed: FeedSignal,
+    /// Webhook fan-out and delivery.
+    pub webhooks: Dispatcher,
     /// Usage counters.
     pub metering: Metering,
     /// Revocation writer.
@@ -96,7 +99,12 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         core.redis.clone(),
         Some(Arc::new(DbFallback(core.db.clone()))),
     );
-    let metering = Metering::new();
+    // identity signs its own service tokens (for billing's usage and entitlements calls).
+    core.internal
+        .set_minter(Arc::new(crate::tokens::issue::ServiceMinter(
+            issuer.clone(),
+        )));
+    let metering: Metering = core.metering.clone();
     let feed = FeedSignal::default();
     let audit = AuditWriter::start(
         core.db.clone(),
@@ -105,6 +113,21 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         &core.shutdown,
         feed.clone(),
     );
+    crate::audit::upkeep::Upkeep {
+        db: core.db.clone(),
+        keys: keys.clone(),
+        issuer: config.issuer(),
+        config: config.audit.clone(),
+        integrity: core.metrics.gauge("agentidp_audit_chain_integrity", &[]),
+    }
+    .spawn(core.shutdown.token());
+    let webhooks = Dispatcher::new(
+        core.db.clone(),
+        Kek::new(config.key_encryption_key.expose())?,
+        config.webhooks.clone(),
+        &core.metrics,
+    )?;
+    webhooks.spawn(feed.clone(), core.shutdown.token());
     let state = web::Data::new(AppState {
         pepper: Pepper::new(config.credential_pepper.expose().as_bytes()),
         kek,
@@ -115,6 +138,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         issuer,
         audit,
         feed,
+        webhooks,
         metering: metering.clone(),
         revocations,
         verifier: verifier.clone(),
@@ -124,6 +148,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         verifier,
         limiter: core.limiter.clone(),
         metering,
+        quota: core.quota.clone(),
     });
     let health = core.health();
     let routes_state = state.clone();

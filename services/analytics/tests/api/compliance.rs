@@ -64,32 +64,24 @@ async fn the_report_is_served_from_cache_within_its_ttl_and_fresh_after() {
     assert_eq!(control("credential-expiry")["status"], "fail");
     assert_eq!(control("credential-rotation")["status"], "pass");
     assert_eq!(control("access-removal")["status"], "pass");
-    // Identity's internal audit and key endpoints: when this identity build lacks them the
-    // report says "unknown" and shows why; otherwise it carries their verdicts.
-    let chain = &report["audit_chain"];
-    match chain["status"].as_str().unwrap() {
-        "unknown" => {
-            assert!(
-                chain["error"].as_str().unwrap().contains("audit/integrity"),
-                "{chain}"
-            );
-            assert_eq!(control("audit-integrity")["status"], "unknown");
-            assert!(
-                control("audit-integrity")["evidence"]
-                    .as_str()
-                    .unwrap()
-                    .contains("unavailable")
-            );
-        }
-        status => {
-            assert_eq!(status, "valid", "{chain}");
-            assert_eq!(control("audit-integrity")["status"], "pass");
-        }
-    }
-    assert!(
-        ["unknown", "current"].contains(&report["signing_keys"]["status"].as_str().unwrap()),
+    // From identity's internal endpoints: the audit chain walk and the signing keys.
+    assert_eq!(
+        report["audit_chain"]["status"], "valid",
+        "{}",
+        report["audit_chain"]
+    );
+    assert!(report["audit_chain"]["checked_events"].as_u64().unwrap() > 0);
+    assert_eq!(control("audit-integrity")["status"], "pass");
+    assert_eq!(
+        report["signing_keys"]["status"], "current",
         "{}",
         report["signing_keys"]
+    );
+    assert_eq!(report["signing_keys"]["alg"], "ES256");
+    assert_eq!(control("key-rotation")["status"], "pass");
+    assert_eq!(
+        report["summary"],
+        json!({"passed": 5, "failed": 1, "unknown": 0})
     );
 
     let again = api
@@ -118,6 +110,35 @@ async fn the_report_is_served_from_cache_within_its_ttl_and_fresh_after() {
         .await
         .unwrap();
     assert_eq!(res.status, 403);
+}
+
+#[tokio::test]
+async fn without_identity_the_chain_and_keys_are_unknown_with_the_reason() {
+    let env = TestEnv::new().await.unwrap();
+    // A wrong service secret: every internal call to identity fails.
+    let s = stack(&env, &[("SERVICE_CLIENT_SECRET", "not-the-secret")]).await;
+    let w = world(&s.api, "Compliance Degraded").await;
+    let res = s
+        .analytics
+        .client
+        .get_auth("/api/v1/compliance/report", &w.admin)
+        .await
+        .unwrap();
+    assert_eq!(res.status, 200, "{}", res.body);
+    let report = res.json();
+    for (section, control) in [("audit_chain", 4), ("signing_keys", 5)] {
+        assert_eq!(report[section]["status"], "unknown", "{}", report[section]);
+        assert!(
+            report[section]["error"]
+                .as_str()
+                .unwrap()
+                .contains("no service token")
+        );
+        assert_eq!(report["controls"][control]["status"], "unknown");
+        let evidence = report["controls"][control]["evidence"].as_str().unwrap();
+        assert!(evidence.contains("unavailable from identity"), "{evidence}");
+    }
+    assert_eq!(report["summary"]["unknown"], 2);
 }
 
 #[tokio::test]

@@ -2,10 +2,11 @@
 //!
 //! Positions are `(tx, feed_seq)`: the writing transaction's id, then a sequence number
 //! taken at insert. Transactions commit in any order, so a reader only reads events of
-//! transactions older than the oldest one still running (`pg_snapshot_xmin` of the current
-//! snapshot): every such transaction has finished, so no event can ever appear behind a
-//! position already handed out. The cost is latency, never a skipped event: while a
-//! transaction runs, events of younger transactions wait for it.
+//! transactions older than the oldest one still running in this database (`feed_horizon()`,
+//! read in a statement before the events): every such transaction has finished, so no event
+//! can ever appear behind a position already handed out. The cost is latency, never a
+//! skipped event: while a write transaction runs in identity's database, events of younger
+//! transactions wait for it, so long write transactions do not belong in that database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,22 +26,47 @@ impl FeedSignal {
     pub fn notify(&self) {
         self.0.notify_waiters();
     }
+
+    /// Completes at the next [`FeedSignal::notify`] after this call.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.notified()
+    }
 }
 
-/// One page after `after`, and the horizon below which every transaction has finished.
+/// One page after `($1, $2)` below the horizon `$4`.
 const PAGE: &str = "
-    WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
-    SELECT h.xmin, e.tx, e.feed_seq, e.id, e.tenant_id, e.actor, e.action, e.outcome,
-           e.target, e.details, e.occurred_at
-      FROM h
-      LEFT JOIN LATERAL (
-            SELECT tx, feed_seq, id, tenant_id, actor, action, outcome, target, details,
-                   occurred_at
-              FROM audit_events
-             WHERE (tx, feed_seq) > ($1, $2) AND tx < h.xmin
-             ORDER BY tx, feed_seq
-             LIMIT $3) e ON true
-     ORDER BY e.tx, e.feed_seq";
+    SELECT tx, feed_seq, id, tenant_id, actor, action, outcome, target, details, occurred_at
+      FROM audit_events
+     WHERE (tx, feed_seq) > ($1, $2) AND tx < $4
+     ORDER BY tx, feed_seq
+     LIMIT $3";
+
+/// The horizon: transactions with smaller ids have all finished. Must run in an earlier
+/// statement than the read it bounds.
+pub async fn horizon(c: &impl GenericClient) -> Result<i64, ApiError> {
+    let stmt = c.prepare_cached("SELECT feed_horizon()").await?;
+    Ok(c.query_one(&stmt, &[]).await?.get(0))
+}
+
+/// Where a reader continues after a page: its last event when the page is full, else the
+/// horizon (everything below it has been read), never before `after`.
+pub fn next_cursor(
+    after: FeedCursor,
+    last: Option<FeedCursor>,
+    full: bool,
+    horizon: i64,
+) -> FeedCursor {
+    match last {
+        Some(l) if full => l,
+        _ => {
+            let below = FeedCursor {
+                tx: horizon - 1,
+                seq: i64::MAX,
+            };
+            last.unwrap_or(after).max(below).max(after)
+        }
+    }
+}
 
 /// Reads up to `limit` events after `after`, without waiting.
 pub async fn read(
@@ -48,38 +74,30 @@ pub async fn read(
     after: FeedCursor,
     limit: i64,
 ) -> Result<FeedPage, ApiError> {
+    let horizon = horizon(c).await?;
     let stmt = c.prepare_cached(PAGE).await?;
-    let rows = c.query(&stmt, &[&after.tx, &after.seq, &limit]).await?;
-    let mut xmin = 0_i64;
-    let mut events = Vec::with_capacity(rows.len());
-    for r in &rows {
-        xmin = r.get(0);
-        let Some(tx) = r.get::<_, Option<i64>>(1) else {
-            continue;
-        };
-        events.push(FeedEvent {
-            cursor: FeedCursor { tx, seq: r.get(2) },
-            id: r.get(3),
-            tenant_id: r.get(4),
-            actor: r.get(5),
-            action: r.get(6),
-            outcome: r.get(7),
-            target: r.get(8),
-            details: r.get(9),
-            occurred_at: r.get(10),
-        });
-    }
-    let next = match events.last() {
-        Some(last) if events.len() as i64 >= limit => last.cursor,
-        // Everything below the horizon has been read: continue from there.
-        last => {
-            let horizon = FeedCursor {
-                tx: xmin - 1,
-                seq: i64::MAX,
-            };
-            last.map_or(after, |l| l.cursor).max(horizon).max(after)
-        }
-    };
+    let rows = c
+        .query(&stmt, &[&after.tx, &after.seq, &limit, &horizon])
+        .await?;
+    let events: Vec<FeedEvent> = rows
+        .iter()
+        .map(|r| FeedEvent {
+            cursor: FeedCursor {
+                tx: r.get(0),
+                seq: r.get(1),
+            },
+            id: r.get(2),
+            tenant_id: r.get(3),
+            actor: r.get(4),
+            action: r.get(5),
+            outcome: r.get(6),
+            target: r.get(7),
+            details: r.get(8),
+            occurred_at: r.get(9),
+        })
+        .collect();
+    let full = events.len() as i64 >= limit;
+    let next = next_cursor(after, events.last().map(|e| e.cursor), full, horizon);
     Ok(FeedPage { events, next })
 }
 

@@ -13,7 +13,10 @@
 //! tenant's row in `audit_chain_heads`, so concurrent writers, on any instance, extend the
 //! chain one after another.
 
+pub mod checkpoint;
 pub mod feed;
+pub mod upkeep;
+pub mod verify;
 pub mod writer;
 
 use std::collections::BTreeMap;

@@ -60,6 +60,11 @@ impl KeySet {
         })
     }
 
+    /// The most recently scheduled key (published, possibly not signing yet).
+    pub fn newest(&self) -> Option<&Arc<SigningKey>> {
+        self.keys.last()
+    }
+
     /// Every loaded key.
     pub fn all(&self) -> &[Arc<SigningKey>] {
         &self.keys

@@ -199,11 +199,25 @@ impl SigningKey {
         })
     }
 
-    /// A compact JWS over `payload_json`.
+    /// A compact JWS over `payload_json` with the access-token header (`typ: at+jwt`).
     pub fn sign_jwt(&self, payload_json: &[u8]) -> anyhow::Result<String> {
-        let mut out =
-            String::with_capacity(self.header_b64.len() + payload_json.len() * 4 / 3 + 120);
-        out.push_str(&self.header_b64);
+        self.sign_compact(&self.header_b64, payload_json)
+    }
+
+    /// A compact JWS over `payload_json` whose header names another type (`typ`), so that
+    /// nothing else this key signs can pass for an access token.
+    pub fn sign_typed(&self, typ: &str, payload_json: &[u8]) -> anyhow::Result<String> {
+        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
+        let header_b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            header.to_string(),
+        );
+        self.sign_compact(&header_b64, payload_json)
+    }
+
+    fn sign_compact(&self, header_b64: &str, payload_json: &[u8]) -> anyhow::Result<String> {
+        let mut out = String::with_capacity(header_b64.len() + payload_json.len() * 4 / 3 + 120);
+        out.push_str(header_b64);
         out.push('.');
         base64::Engine::encode_string(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,

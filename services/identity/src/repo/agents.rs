@@ -294,3 +294,20 @@ pub async fn public_key(
         .await?;
     Ok(c.query_opt(&stmt, &[&id]).await?.map(|r| r.get(0)))
 }
+
+/// Locks the tenant's row (serializing agent creation per tenant) and counts its agents that
+/// are not decommissioned (what a tier's `max_agents` limits).
+pub async fn lock_tenant_and_count_live(
+    c: &impl GenericClient,
+    tenant: Uuid,
+) -> Result<i64, tokio_postgres::Error> {
+    c.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[&tenant])
+        .await?;
+    let r = c
+        .query_one(
+            "SELECT count(*) FROM agents WHERE tenant_id = $1 AND status <> 'decommissioned'",
+            &[&tenant],
+        )
+        .await?;
+    Ok(r.get(0))
+}

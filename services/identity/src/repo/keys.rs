@@ -90,3 +90,20 @@ pub async fn lock(c: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
     .await?;
     Ok(())
 }
+
+/// Public facts of every key: `(kid, alg, source, created_at, activates_at)`, newest first.
+pub async fn inventory(
+    c: &impl GenericClient,
+) -> Result<Vec<(String, String, String, OffsetDateTime, OffsetDateTime)>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            "SELECT kid, alg, source, created_at, activates_at
+               FROM signing_keys ORDER BY activates_at DESC, kid",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect())
+}

@@ -2,7 +2,10 @@
 //! tenant id and filters on it; columns are always named.
 
 pub mod agents;
+pub mod audit;
 pub mod clients;
+pub mod deliveries;
 pub mod keys;
 pub mod revocations;
 pub mod tenants;
+pub mod webhooks;

@@ -2,12 +2,16 @@
 //! result; authorization is in their signatures (`RequireScope<...>`, `TenantId`).
 
 mod agents;
+mod audit;
 mod cards;
 mod credentials;
+mod deliveries;
 mod dids;
 mod feed;
+mod internal;
 mod oauth;
 mod tenants;
+mod webhooks;
 mod wellknown;
 
 use actix_web::web;
@@ -60,6 +64,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
         )
         // Internal (never routed by the ingress; service tokens only).
         .route("/internal/v1/events", web::get().to(feed::events))
+        .route(
+            "/internal/v1/audit/integrity/{tenant}",
+            web::get().to(internal::integrity),
+        )
+        .route(
+            "/internal/v1/signing-keys",
+            web::get().to(internal::signing_keys),
+        )
+        // Audit log.
+        .route("/api/v1/audit", web::get().to(audit::list))
+        .route("/api/v1/audit/verify", web::get().to(audit::verify))
+        .route(
+            "/api/v1/audit/checkpoints",
+            web::get().to(audit::checkpoints),
+        )
+        .route("/api/v1/audit/{id}", web::get().to(audit::get))
         // Tenants.
         .route("/api/v1/tenants", web::post().to(tenants::create))
         .route("/api/v1/tenants/{id}", web::get().to(tenants::get))
@@ -97,5 +117,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
         .route(
             "/api/v1/agents/{id}/credentials/{cid}",
             web::delete().to(credentials::revoke),
+        )
+        // Webhooks.
+        .route("/api/v1/webhooks", web::post().to(webhooks::create))
+        .route("/api/v1/webhooks", web::get().to(webhooks::list))
+        .route("/api/v1/webhooks/{id}", web::get().to(webhooks::get))
+        .route("/api/v1/webhooks/{id}", web::patch().to(webhooks::update))
+        .route("/api/v1/webhooks/{id}", web::delete().to(webhooks::delete))
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            web::post().to(webhooks::rotate_secret),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            web::get().to(deliveries::list),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}",
+            web::get().to(deliveries::get),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
+            web::post().to(deliveries::redeliver),
         );
 }

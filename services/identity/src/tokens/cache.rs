@@ -132,6 +132,16 @@ impl CredentialCache {
         result
     }
 
+    /// The tenant of a client seen before, without a lookup (a client never changes tenant, so
+    /// an expired entry still answers): lets the token endpoint check the tenant's quota
+    /// alongside its rate limits.
+    pub fn peek_tenant(&self, client_id: &str) -> Option<Uuid> {
+        match Self::lock(self.shard(client_id)).get(client_id) {
+            Some(Slot::Ready { row: Some(row), .. }) => row.tenant_id,
+            _ => None,
+        }
+    }
+
     /// Drops one client's entry (after a rotation or revocation on this instance).
     pub fn invalidate_client(&self, client_id: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);

@@ -164,7 +164,35 @@ pub async fn client_credentials(
     p: &Params,
     ip: Option<IpAddr>,
 ) -> Result<Granted, ApiError> {
-    let row = authenticate(state, headers, p, ip).await?;
+    // The tenant's daily token quota is read alongside the rate limits (both commands share
+    // one round trip on the multiplexed connection) when the client was seen before; only a
+    // client unknown to this instance pays a second round trip.
+    let quota = &state.core.quota;
+    let hint = client_auth::credentials(headers, p)
+        .ok()
+        .and_then(|c| state.cache.peek_tenant(&c.client_id));
+    let early = async {
+        match hint {
+            Some(t) => Some((t, quota.check(t, Metric::TokenIssuances).await)),
+            None => None,
+        }
+    };
+    let (row, early) = tokio::join!(authenticate(state, headers, p, ip), early);
+    let row = row?;
+    if let Some(tenant) = row.tenant_id {
+        let verdict = match early {
+            Some((t, v)) if t == tenant => v,
+            _ => quota.check(tenant, Metric::TokenIssuances).await,
+        };
+        if let Some(e) = verdict.exceeded {
+            let err = ApiError::oauth(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", e.detail())
+                .with_header(
+                    actix_web::http::header::RETRY_AFTER,
+                    &e.retry_after_secs.to_string(),
+                );
+            return Err(refuse(state, &row, "quota_exceeded", err).await);
+        }
+    }
     let allowed = allowed_scopes(&row);
     let scope = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => allowed.join(" "),
@@ -234,6 +262,7 @@ pub async fn client_credentials(
     }
     if let Some(tenant) = row.tenant_id {
         state.metering.add(tenant, Metric::TokenIssuances, 1);
+        quota.record(tenant, Metric::TokenIssuances);
     }
     state.tokens_issued.increment(1);
     Ok(Granted { issued, scope })

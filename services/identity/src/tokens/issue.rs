@@ -112,3 +112,24 @@ impl Issuer {
         })
     }
 }
+
+/// Mints identity's own service tokens (scope `internal`) for its calls to billing, without
+/// an OAuth client: identity holds the signing keys.
+#[derive(Debug, Clone)]
+pub struct ServiceMinter(pub Issuer);
+
+impl platform::internal_http::TokenMinter for ServiceMinter {
+    fn mint(&self) -> anyhow::Result<(platform::Secret<String>, Duration)> {
+        let issued = self
+            .0
+            .issue(TokenSpec {
+                sub: "service:identity",
+                client_id: "service:identity",
+                tenant_id: None,
+                scope: domain::Scope::Internal.as_str(),
+                aud: self.0.issuer(),
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((platform::Secret::new(issued.token), self.0.ttl()))
+    }
+}

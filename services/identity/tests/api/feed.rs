@@ -18,7 +18,13 @@ async fn page(id: &crate::helpers::Identity, token: &str, query: &str) -> FeedPa
         .get_auth(&format!("/internal/v1/events?{query}"), token)
         .await
         .unwrap();
-    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.status,
+        200,
+        "{} {:?}",
+        res.body,
+        testkit::logs::lines_with(&["ERROR"])
+    );
     serde_json::from_str(&res.body).unwrap()
 }
 
@@ -163,6 +169,9 @@ async fn a_long_poll_returns_as_soon_as_an_event_commits() {
         .await
         .unwrap();
     let res = waiting.await.unwrap();
+    if res.status != 200 {
+        eprintln!("{:?}", testkit::logs::lines_with(&["ERROR"]));
+    }
     let p: FeedPage = serde_json::from_str(&res.body).unwrap();
     assert_eq!(p.events.len(), 1);
     assert_eq!(p.events[0].action, "token.issued");

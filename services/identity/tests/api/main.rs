@@ -7,11 +7,14 @@
 )]
 
 mod agents;
+mod audit;
 mod cards;
 mod credentials;
 mod feed;
 mod helpers;
 mod keys;
 mod oauth;
+mod retention;
 mod revocation;
 mod tenants;
+mod webhooks;

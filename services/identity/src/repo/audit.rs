@@ -1,0 +1,350 @@
+//! SQL of the audit log: reading events, chain heads, checkpoints and verification results.
+//! (Appending is in `crate::audit`, next to the hashing it must agree with.)
+
+use platform::db::GenericClient;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::ChainedEvent;
+
+const EVENT_COLUMNS: &str = "id, tenant_id, chain_seq, actor, action, outcome, target, details, \
+                             occurred_at, prev_hash, hash";
+
+fn event(r: &tokio_postgres::Row) -> ChainedEvent {
+    ChainedEvent {
+        id: r.get(0),
+        tenant_id: r.get(1),
+        chain_seq: r.get(2),
+        actor: r.get(3),
+        action: r.get(4),
+        outcome: r.get(5),
+        target: r.get(6),
+        details: r.get(7),
+        occurred_at: r.get(8),
+        prev_hash: r.get(9),
+        hash: r.get(10),
+    }
+}
+
+/// Filters of the event listing.
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    /// Exact action.
+    pub action: Option<String>,
+    /// Events about this agent (its own events, its credentials' and tokens').
+    pub agent_id: Option<Uuid>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// At or after.
+    pub from: Option<OffsetDateTime>,
+    /// Before.
+    pub to: Option<OffsetDateTime>,
+    /// Keyset: only events before this chain position (newest first).
+    pub before_seq: Option<i64>,
+}
+
+/// A tenant's events, newest first.
+pub async fn list(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    f: &EventFilter,
+    limit: i64,
+) -> Result<Vec<ChainedEvent>, tokio_postgres::Error> {
+    let agent = f.agent_id.map(|a| a.to_string());
+    let agent_target = f.agent_id.map(|a| format!("agent:{a}"));
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
+              WHERE tenant_id = $1
+                AND ($2::bigint IS NULL OR chain_seq < $2)
+                AND ($3::text IS NULL OR action = $3)
+                AND ($4::text IS NULL OR outcome = $4)
+                AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+                AND ($6::timestamptz IS NULL OR occurred_at < $6)
+                AND ($7::text IS NULL OR target = $8 OR details->>'agent_id' = $7)
+              ORDER BY chain_seq DESC
+              LIMIT $9"
+        ))
+        .await?;
+    let rows = c
+        .query(
+            &stmt,
+            &[
+                &tenant,
+                &f.before_seq,
+                &f.action,
+                &f.outcome,
+                &f.from,
+                &f.to,
+                &agent,
+                &agent_target,
+                &limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(event).collect())
+}
+
+/// One event of a tenant.
+pub async fn get(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<ChainedEvent>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND id = $2"
+        ))
+        .await?;
+    Ok(c.query_opt(&stmt, &[&tenant, &id])
+        .await?
+        .map(|r| event(&r)))
+}
+
+/// Up to `limit` events of a tenant's chain at positions `from_seq..=to_seq`, in order.
+pub async fn chain_from(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    from_seq: i64,
+    to_seq: i64,
+    limit: i64,
+) -> Result<Vec<ChainedEvent>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events
+              WHERE tenant_id = $1 AND chain_seq >= $2 AND chain_seq <= $3
+              ORDER BY chain_seq LIMIT $4"
+        ))
+        .await?;
+    let rows = c
+        .query(&stmt, &[&tenant, &from_seq, &to_seq, &limit])
+        .await?;
+    Ok(rows.iter().map(event).collect())
+}
+
+/// The recorded head of a tenant's chain: `(chain_seq, hash)`.
+pub async fn head(
+    c: &impl GenericClient,
+    tenant: Uuid,
+) -> Result<Option<(i64, Vec<u8>)>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached("SELECT chain_seq, hash FROM audit_chain_heads WHERE tenant_id = $1")
+        .await?;
+    Ok(c.query_opt(&stmt, &[&tenant])
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
+/// Every tenant with a chain (the system's own included).
+pub async fn chains(c: &impl GenericClient) -> Result<Vec<Uuid>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            "SELECT tenant_id FROM audit_chain_heads ORDER BY tenant_id",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// A stored checkpoint.
+#[derive(Debug, Clone)]
+pub struct CheckpointRow {
+    /// Whose chain.
+    pub tenant_id: Uuid,
+    /// Last removed position.
+    pub chain_seq: i64,
+    /// Last removed event.
+    pub event_id: Uuid,
+    /// Its hash.
+    pub hash: Vec<u8>,
+    /// When that event happened.
+    pub occurred_at: OffsetDateTime,
+    /// When the checkpoint was made.
+    pub created_at: OffsetDateTime,
+    /// Key of the current signature.
+    pub kid: String,
+    /// The signed statement.
+    pub jwt: String,
+    /// When it was (re)signed.
+    pub signed_at: OffsetDateTime,
+}
+
+const CHECKPOINT_COLUMNS: &str =
+    "tenant_id, chain_seq, event_id, hash, occurred_at, created_at, kid, jwt, signed_at";
+
+fn checkpoint(r: &tokio_postgres::Row) -> CheckpointRow {
+    CheckpointRow {
+        tenant_id: r.get(0),
+        chain_seq: r.get(1),
+        event_id: r.get(2),
+        hash: r.get(3),
+        occurred_at: r.get(4),
+        created_at: r.get(5),
+        kid: r.get(6),
+        jwt: r.get(7),
+        signed_at: r.get(8),
+    }
+}
+
+/// A tenant's checkpoints, newest first.
+pub async fn checkpoints(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    limit: i64,
+) -> Result<Vec<CheckpointRow>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
+              WHERE tenant_id = $1 ORDER BY chain_seq DESC LIMIT $2"
+        ))
+        .await?;
+    let rows = c.query(&stmt, &[&tenant, &limit]).await?;
+    Ok(rows.iter().map(checkpoint).collect())
+}
+
+/// The newest checkpoint of every tenant whose signature is not by `kid`.
+pub async fn latest_checkpoints_not_signed_by(
+    c: &impl GenericClient,
+    kid: &str,
+) -> Result<Vec<CheckpointRow>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM (
+                    SELECT DISTINCT ON (tenant_id) {CHECKPOINT_COLUMNS}
+                      FROM audit_checkpoints ORDER BY tenant_id, chain_seq DESC) latest
+                  WHERE kid <> $1"
+            ),
+            &[&kid],
+        )
+        .await?;
+    Ok(rows.iter().map(checkpoint).collect())
+}
+
+/// Stores a new checkpoint.
+pub async fn insert_checkpoint(
+    c: &impl GenericClient,
+    cp: &CheckpointRow,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        &format!(
+            "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ),
+        &[
+            &cp.tenant_id,
+            &cp.chain_seq,
+            &cp.event_id,
+            &cp.hash,
+            &cp.occurred_at,
+            &cp.created_at,
+            &cp.kid,
+            &cp.jwt,
+            &cp.signed_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces a checkpoint's signature.
+pub async fn resign_checkpoint(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    chain_seq: i64,
+    kid: &str,
+    jwt: &str,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "UPDATE audit_checkpoints SET kid = $3, jwt = $4, signed_at = now()
+          WHERE tenant_id = $1 AND chain_seq = $2",
+        &[&tenant, &chain_seq, &kid, &jwt],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Where retention may cut `tenant`'s chain: the last of its oldest `max` events such that
+/// it and every event before it happened before `before`.
+pub async fn retention_cut(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    before: OffsetDateTime,
+    max: i64,
+) -> Result<Option<ChainedEvent>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "WITH oldest AS (
+                 SELECT chain_seq, occurred_at FROM audit_events
+                  WHERE tenant_id = $1 ORDER BY chain_seq LIMIT $3),
+             first_young AS (
+                 SELECT min(chain_seq) AS seq FROM oldest WHERE occurred_at >= $2)
+             SELECT {EVENT_COLUMNS} FROM audit_events
+              WHERE tenant_id = $1
+                AND chain_seq = (SELECT max(o.chain_seq) FROM oldest o, first_young y
+                                  WHERE y.seq IS NULL OR o.chain_seq < y.seq)"
+        ))
+        .await?;
+    Ok(c.query_opt(&stmt, &[&tenant, &before, &max])
+        .await?
+        .map(|r| event(&r)))
+}
+
+/// Removes a tenant's events up to `chain_seq` (retention; the caller's transaction must
+/// declare the horizon, see the append-only trigger).
+pub async fn delete_through(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    chain_seq: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    c.execute(
+        "DELETE FROM audit_events WHERE tenant_id = $1 AND chain_seq <= $2",
+        &[&tenant, &chain_seq],
+    )
+    .await
+}
+
+/// Stores the latest background verification of a chain.
+pub async fn store_verification(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    valid: bool,
+    report: &serde_json::Value,
+    at: OffsetDateTime,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "INSERT INTO audit_verifications (tenant_id, valid, report, verified_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id) DO UPDATE
+            SET valid = excluded.valid, report = excluded.report,
+                verified_at = excluded.verified_at",
+        &[&tenant, &valid, report, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether every chain passed its latest background verification (`None`: none ran yet).
+pub async fn all_verified(c: &impl GenericClient) -> Result<Option<bool>, tokio_postgres::Error> {
+    let row = c
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE NOT valid) FROM audit_verifications",
+            &[],
+        )
+        .await?;
+    let (total, broken): (i64, i64) = (row.get(0), row.get(1));
+    Ok((total > 0).then_some(broken == 0))
+}
+
+/// The latest stored verification of a tenant's chain.
+pub async fn verification(
+    c: &impl GenericClient,
+    tenant: Uuid,
+) -> Result<Option<(serde_json::Value, OffsetDateTime)>, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        "SELECT report, verified_at FROM audit_verifications WHERE tenant_id = $1",
+        &[&tenant],
+    )
+    .await?
+    .map(|r| (r.get(0), r.get(1))))
+}

@@ -1,0 +1,264 @@
+//! The dispatcher: fan-out and delivery loops, one of each per instance.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics::Counter;
+use platform::ApiError;
+use platform::db::Db;
+use platform::telemetry::Metrics;
+use reqwest::Url;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::guard::{GuardedResolver, TargetPolicy};
+use super::{SIGNATURE_HEADER, backoff, fanout, open_secret, signature};
+use crate::audit::FeedSignal;
+use crate::config::WebhookConfig;
+use crate::crypto::Kek;
+use crate::repo::deliveries::{self, AttemptResult, Claimed};
+
+/// Most bytes of a receiver's error body kept in the history.
+const ERROR_EXCERPT: usize = 200;
+
+struct Inner {
+    db: Db,
+    kek: Kek,
+    config: WebhookConfig,
+    policy: Arc<TargetPolicy>,
+    client: reqwest::Client,
+    due: Notify,
+    delivered: Counter,
+    failed: Counter,
+    dead: Counter,
+}
+
+/// Runs webhook fan-out and delivery.
+#[derive(Clone)]
+pub struct Dispatcher(Arc<Inner>);
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher; nothing runs until [`Dispatcher::spawn`].
+    pub fn new(db: Db, kek: Kek, config: WebhookConfig, metrics: &Metrics) -> anyhow::Result<Self> {
+        let policy = Arc::new(TargetPolicy::new(config.allowed_networks.clone()));
+        let client = reqwest::Client::builder()
+            .dns_resolver(GuardedResolver(policy.clone()))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("AgentIdP-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let counter =
+            |outcome| metrics.counter("agentidp_webhook_attempts_total", &[("outcome", outcome)]);
+        Ok(Self(Arc::new(Inner {
+            db,
+            kek,
+            policy,
+            client,
+            due: Notify::new(),
+            delivered: counter("delivered"),
+            failed: counter("failed"),
+            dead: counter("dead"),
+            config,
+        })))
+    }
+
+    /// Wakes the delivery loop (a delivery came due).
+    pub fn wake(&self) {
+        self.0.due.notify_one();
+    }
+
+    /// The URL policy (subscriptions are checked against it when saved).
+    pub fn policy(&self) -> &TargetPolicy {
+        &self.0.policy
+    }
+
+    /// Starts the fan-out and delivery loops; they stop with `stop`.
+    pub fn spawn(&self, feed: FeedSignal, stop: CancellationToken) {
+        let fan = self.clone();
+        let stop_fan = stop.clone();
+        tokio::spawn(async move { fan.fan_out_loop(feed, stop_fan).await });
+        let send = self.clone();
+        tokio::spawn(async move { send.delivery_loop(stop).await });
+    }
+
+    async fn fan_out_loop(self, feed: FeedSignal, stop: CancellationToken) {
+        let mut backoff_wait = Duration::from_millis(100);
+        loop {
+            let woken = feed.notified();
+            let wait = match fanout::fan_out_once(&self.0.db).await {
+                Ok(0) => self.0.config.poll_interval,
+                Ok(_) => {
+                    self.0.due.notify_one();
+                    backoff_wait = Duration::from_millis(100);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+                    backoff_wait = (backoff_wait * 2).min(Duration::from_secs(30));
+                    backoff_wait
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = woken => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn delivery_loop(self, stop: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.0.config.concurrency));
+        let lease = self.0.config.timeout + Duration::from_secs(30);
+        loop {
+            let free = slots.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                match self.claim(free as i64, lease).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                        Vec::new()
+                    }
+                }
+            };
+            let more = free > 0 && claimed.len() == free;
+            for d in claimed {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let this = self.clone();
+                tokio::spawn(async move {
+                    this.attempt(d).await;
+                    drop(permit);
+                    this.0.due.notify_one();
+                });
+            }
+            if more {
+                continue;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.0.due.notified() => {}
+                () = tokio::time::sleep(self.0.config.poll_interval) => {}
+            }
+        }
+    }
+
+    async fn claim(&self, n: i64, lease: Duration) -> Result<Vec<Claimed>, ApiError> {
+        let c = self.0.db.get().await?;
+        Ok(deliveries::claim(&c, n, lease).await?)
+    }
+
+    /// Makes one attempt of `d` and records it.
+    async fn attempt(&self, d: Claimed) {
+        let at = OffsetDateTime::now_utc();
+        let started = Instant::now();
+        let outcome = self.send(&d, at).await;
+        let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let attempt = d.attempts + 1;
+        let ok = matches!(&outcome, Ok((code, _)) if (200..300).contains(code));
+        let (status_code, error) = match outcome {
+            Ok((code, _)) if ok => (Some(i32::from(code)), None),
+            Ok((code, excerpt)) if excerpt.is_empty() => (
+                Some(i32::from(code)),
+                Some(format!("receiver answered {code}")),
+            ),
+            Ok((code, excerpt)) => (
+                Some(i32::from(code)),
+                Some(format!("receiver answered {code}: {excerpt}")),
+            ),
+            Err(e) => (None, Some(e)),
+        };
+        let max = i32::try_from(self.0.config.max_attempts).unwrap_or(i32::MAX);
+        let (status, retry_at) = if ok {
+            self.0.delivered.increment(1);
+            ("delivered", None)
+        } else if attempt >= max {
+            self.0.dead.increment(1);
+            tracing::warn!(delivery.id = %d.id, webhook.id = %d.webhook_id, attempts = attempt, "webhook delivery dead-lettered");
+            ("dead", None)
+        } else {
+            self.0.failed.increment(1);
+            let wait = backoff(
+                attempt as u32,
+                self.0.config.retry_base,
+                self.0.config.retry_max,
+            );
+            ("pending", Some(at + wait))
+        };
+        let result = AttemptResult {
+            attempt,
+            at,
+            status_code,
+            error,
+            duration_ms,
+            status,
+            retry_at,
+        };
+        let recorded = async {
+            let c = self.0.db.get().await?;
+            deliveries::record(&c, d.id, &result).await?;
+            Ok::<_, ApiError>(())
+        }
+        .await;
+        if let Err(e) = recorded {
+            // The lease runs out and the delivery comes due again: at least once.
+            tracing::warn!(delivery.id = %d.id, error = %e, "could not record a webhook attempt");
+        }
+    }
+
+    /// Posts the delivery: the receiver's status and, for a failure, an excerpt of its
+    /// answer; or why there is no answer.
+    async fn send(&self, d: &Claimed, at: OffsetDateTime) -> Result<(u16, String), String> {
+        let url = Url::parse(&d.url).map_err(|_| "invalid target URL".to_owned())?;
+        self.0.policy.check_literal(&url)?;
+        let secret = open_secret(&self.0.kek, d.webhook_id, &d.secret_enc)
+            .map_err(|_| "the signing secret could not be opened".to_owned())?;
+        let sig = signature(&secret, at.unix_timestamp(), d.body.as_bytes());
+        let res = self
+            .0
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, sig)
+            .header("x-agentidp-event", &d.event_type)
+            .header("x-agentidp-event-id", d.event_id.to_string())
+            .header("x-agentidp-delivery", d.id.to_string())
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = res.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok((status, String::new()));
+        }
+        let text = res.text().await.unwrap_or_default();
+        Ok((status, text.chars().take(ERROR_EXCERPT).collect()))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

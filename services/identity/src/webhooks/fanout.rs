@@ -1,0 +1,132 @@
+//! Turning feed events into deliveries.
+
+use std::collections::HashMap;
+
+use domain::FeedCursor;
+use domain::feed::actions::WEBHOOK_EVENT_TYPES;
+use platform::ApiError;
+use platform::db::{Db, GenericClient};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::feed::{horizon, next_cursor};
+use crate::audit::format_time;
+use crate::repo::deliveries::{self, NewDelivery};
+use crate::repo::webhooks;
+
+/// The dispatcher's row in `feed_cursors`.
+pub const CONSUMER: &str = "webhooks";
+
+/// Events per fan-out transaction.
+const PAGE: i64 = 500;
+
+/// Successful events after `($1, $2)`, below the horizon `$4`, of a webhook type, for
+/// which some active subscription of their tenant exists that is older than the event
+/// (a subscription receives what happens after it was made).
+const MATCHING: &str = "
+    SELECT a.tx, a.feed_seq, a.id, a.tenant_id, a.action, a.details, a.occurred_at
+      FROM audit_events a
+     WHERE (a.tx, a.feed_seq) > ($1, $2) AND a.tx < $4
+       AND a.outcome = 'success' AND a.action = ANY($5)
+       AND EXISTS (SELECT 1 FROM webhooks w
+                    WHERE w.tenant_id = a.tenant_id AND w.active
+                      AND a.action = ANY (w.event_types)
+                      AND w.created_at <= a.occurred_at)
+     ORDER BY a.tx, a.feed_seq
+     LIMIT $3";
+
+/// The body of a delivery: the event, as receivers see it.
+pub fn body(
+    id: Uuid,
+    tenant: Uuid,
+    action: &str,
+    at: OffsetDateTime,
+    details: &serde_json::Value,
+) -> String {
+    json!({
+        "id": id,
+        "type": action,
+        "tenant_id": tenant,
+        "occurred_at": format_time(at),
+        "data": details,
+    })
+    .to_string()
+}
+
+/// Fans one page of the feed out into deliveries. Returns how many events it looked at
+/// (0: the feed is drained up to the horizon).
+pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    // The cursor row's lock makes one instance at a time fan a page out.
+    tx.execute(
+        "INSERT INTO feed_cursors (consumer, cursor) VALUES ($1, '0')
+         ON CONFLICT (consumer) DO NOTHING",
+        &[&CONSUMER],
+    )
+    .await?;
+    let stored: String = tx
+        .query_one(
+            "SELECT cursor FROM feed_cursors WHERE consumer = $1 FOR UPDATE",
+            &[&CONSUMER],
+        )
+        .await?
+        .get(0);
+    let after: FeedCursor = stored.parse().unwrap_or(FeedCursor::START);
+    let horizon = horizon(&tx).await?;
+    let (rows, next) = if webhooks::any_active(&tx).await? {
+        let types: Vec<&str> = WEBHOOK_EVENT_TYPES.to_vec();
+        let rows = tx
+            .query(MATCHING, &[&after.tx, &after.seq, &PAGE, &horizon, &types])
+            .await?;
+        let last = rows.last().map(|r| FeedCursor {
+            tx: r.get(0),
+            seq: r.get(1),
+        });
+        let next = next_cursor(after, last, rows.len() as i64 >= PAGE, horizon);
+        (rows, next)
+    } else {
+        (Vec::new(), next_cursor(after, None, false, horizon))
+    };
+    if !rows.is_empty() {
+        let mut tenants: Vec<Uuid> = rows.iter().map(|r| r.get(3)).collect();
+        tenants.sort();
+        tenants.dedup();
+        let mut subs: HashMap<Uuid, Vec<(Uuid, Vec<String>, OffsetDateTime)>> = HashMap::new();
+        for (id, tenant, types, created) in webhooks::active_for(&tx, &tenants).await? {
+            subs.entry(tenant).or_default().push((id, types, created));
+        }
+        let mut out = Vec::new();
+        for r in &rows {
+            let (event_id, tenant, action): (Uuid, Uuid, String) = (r.get(2), r.get(3), r.get(4));
+            let Some(hooks) = subs.get(&tenant) else {
+                continue;
+            };
+            let at: OffsetDateTime = r.get(6);
+            let body = body(event_id, tenant, &action, at, &r.get(5));
+            for (hook, types, created) in hooks {
+                if *created <= at && types.contains(&action) {
+                    out.push(NewDelivery {
+                        id: Uuid::now_v7(),
+                        webhook_id: *hook,
+                        tenant_id: tenant,
+                        event_id,
+                        event_type: action.clone(),
+                        body: body.clone(),
+                    });
+                }
+            }
+        }
+        deliveries::insert_many(&tx, &out).await?;
+    }
+    if next != after {
+        tx.execute(
+            "UPDATE feed_cursors SET cursor = $2, updated_at = now() WHERE consumer = $1",
+            &[&CONSUMER, &next.to_string()],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}
