@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Interoperability checks: the real identity and billing binaries on a private database,
-# driven by independent Python libraries (authlib, PyJWT, pydid, stripe). Each check gets
-# identity's and billing's base URLs as arguments. Called by scripts/test.sh.
+# Interoperability checks: the real identity, billing and analytics binaries on a private
+# database, driven by independent Python libraries (authlib, PyJWT, pydid, stripe, a2a-sdk).
+# Each check gets identity's and billing's base URLs as arguments; ANALYTICS_URL and
+# ANALYTICS_BIN name the analytics service and binary. Called by scripts/test.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -13,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
 
-(cd "$ROOT" && cargo build -q --bins -p identity -p billing)
+(cd "$ROOT" && cargo build -q --bins -p identity -p billing -p analytics)
 BIN="$ROOT/target/debug"
 
 ADMIN_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -28,6 +29,7 @@ BILLING_LOG=$(mktemp)
 cleanup() {
   [ -n "${BILLING_PID:-}" ] && kill -TERM "$BILLING_PID" 2>/dev/null && wait "$BILLING_PID" 2>/dev/null || true
   [ -n "${PID:-}" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+  [ -n "${ANALYTICS_PID:-}" ] && kill -TERM "$ANALYTICS_PID" 2>/dev/null && wait "$ANALYTICS_PID" 2>/dev/null || true
   psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || true
   rm -f "$LOG" "$BILLING_LOG"
 }
@@ -50,6 +52,19 @@ for p in "$PORT" "$BILLING_PORT"; do
 done
 curl -fs -o /dev/null "http://127.0.0.1:$PORT/health/ready" || { cat "$LOG"; die "identity did not start"; }
 curl -fs -o /dev/null "http://127.0.0.1:$BILLING_PORT/health/ready" || { cat "$BILLING_LOG"; die "billing did not start"; }
+
+# Analytics, reading identity's change feed with its own service client.
+ANALYTICS_PORT=$(free_port)
+SERVICE_CLIENT=$("$BIN/identity" service-client analytics 2>>"$LOG")
+"$BIN/analytics" migrate >>"$LOG" 2>&1
+PORT="$ANALYTICS_PORT" \
+  SERVICE_CLIENT_ID="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$SERVICE_CLIENT")" \
+  SERVICE_CLIENT_SECRET="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$SERVICE_CLIENT")" \
+  "$BIN/analytics" serve >>"$LOG" 2>&1 &
+ANALYTICS_PID=$!
+export ANALYTICS_URL="http://127.0.0.1:$ANALYTICS_PORT" ANALYTICS_BIN="$BIN/analytics"
+for _ in $(seq 150); do curl -fs -o /dev/null "$ANALYTICS_URL/health/ready" && break; sleep 0.1; done
+curl -fs -o /dev/null "$ANALYTICS_URL/health/ready" || { cat "$LOG"; die "analytics did not start"; }
 
 status=0
 for check in "$HERE"/check_*.py; do

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod audit;
+pub mod cards;
 pub mod did;
 pub mod feed;
 pub mod scope;

@@ -2,11 +2,20 @@
 //!
 //! A library with a thin `main.rs`, so tests run the real server on port 0.
 
+pub mod cards_check;
+pub mod compliance;
 pub mod config;
+pub mod heatmap;
+pub mod projection;
+pub mod repo;
+pub mod reports;
+pub mod retention;
+pub mod rollup;
+mod routes;
 pub mod startup;
 
 pub use config::Config;
-pub use startup::{State, build};
+pub use startup::{AppState, State, build};
 
 mod embedded {
     refinery::embed_migrations!("../../migrations/analytics");

@@ -1,23 +1,73 @@
-//! Builds the analytics application: pools, state, routes.
+//! Builds the analytics application: pools, the feed consumer, the retention job, routes.
 
+use std::sync::Arc;
+
+use actix_web::web;
 use platform::app::{Application, Core};
+use platform::auth::{AuthContext, HttpJwks, Verifier};
+use platform::feed::{FeedConsumer, FeedOptions};
 
 use crate::config::Config;
+use crate::projection::{AnalyticsProjection, CONSUMER};
+use crate::{retention, routes};
 
-/// State shared by the analytics handlers.
-#[derive(Debug, Clone)]
-pub struct State {
-    /// The service's configuration.
-    pub config: std::sync::Arc<Config>,
+/// Everything the analytics handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Pool, Redis, metrics, internal client, shutdown.
+    pub core: Core,
 }
 
-/// Builds the application and binds its listener; refuses an unmigrated database.
+/// Shared state as actix app data.
+pub type State = web::Data<AppState>;
+
+/// Builds the application and binds its listener; refuses an unmigrated database. Starts
+/// the change-feed consumer and the retention job when analytics or compliance is enabled.
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
     core.ensure_migrated(&crate::migrations()).await?;
+    let issuer = config.common.public_base();
+    let verifier = Verifier::new(
+        issuer.clone(),
+        issuer,
+        Arc::new(HttpJwks::new(
+            core.internal.identity("/.well-known/jwks.json"),
+            core.internal.raw_client().clone(),
+        )),
+        core.redis.clone(),
+        None,
+    );
+    let auth = web::Data::new(AuthContext {
+        verifier,
+        limiter: core.limiter.clone(),
+        metering: core.metering.clone(),
+        quota: core.quota.clone(),
+    });
+    if config.enabled || config.compliance_enabled {
+        FeedConsumer::new(
+            CONSUMER,
+            core.db.clone(),
+            core.internal.clone(),
+            &core.metrics,
+            FeedOptions::default(),
+        )
+        .spawn(Arc::new(AnalyticsProjection), core.shutdown.token());
+        retention::spawn(
+            core.db.clone(),
+            config.retention_days,
+            config.retention_interval,
+            core.shutdown.token(),
+        );
+    }
+    let state = web::Data::new(AppState {
+        config: Arc::new(config),
+        core: core.clone(),
+    });
     let health = core.health();
-    let state = State {
-        config: std::sync::Arc::new(config),
-    };
-    Application::start(core, state, health, |_cfg| {})
+    let routes_state = state.clone();
+    Application::start(core, state, health, move |cfg| {
+        routes::configure(cfg, routes_state.clone(), auth.clone());
+    })
 }

@@ -112,6 +112,9 @@ pub async fn long_poll(
     poll: Duration,
 ) -> Result<FeedPage, ApiError> {
     let deadline = Instant::now() + wait;
+    // After a wake-up, events just committed may still sit above the horizon behind another
+    // short transaction: look again soon rather than after a whole poll interval.
+    let mut settle_until = Instant::now();
     loop {
         let notified = signal.0.notified();
         tokio::pin!(notified);
@@ -124,10 +127,14 @@ pub async fn long_poll(
         if !page.events.is_empty() || now >= deadline {
             return Ok(page);
         }
-        let nap = poll.min(deadline - now);
+        let step = if now < settle_until {
+            poll.min(Duration::from_millis(10))
+        } else {
+            poll
+        };
         tokio::select! {
-            () = &mut notified => {}
-            () = tokio::time::sleep(nap) => {}
+            () = &mut notified => settle_until = Instant::now() + Duration::from_millis(500),
+            () = tokio::time::sleep(step.min(deadline - now)) => {}
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod agents;
 mod audit;
+mod cards;
 mod credentials;
 mod deliveries;
 mod dids;
@@ -71,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
         )
         .route("/.well-known/did.json", web::get().to(dids::instance))
         .route("/agents/{id}/did.json", web::get().to(dids::agent))
+        .route(
+            "/agents/{id}/.well-known/agent-card.json",
+            web::get().to(cards::agent),
+        )
         // Internal (never routed by the ingress; service tokens only).
         .route("/internal/v1/events", web::get().to(feed::events))
         .route(

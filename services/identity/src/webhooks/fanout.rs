@@ -18,6 +18,9 @@ use crate::repo::webhooks;
 /// The dispatcher's row in `feed_cursors`.
 pub const CONSUMER: &str = "webhooks";
 
+/// The advisory lock that elects the instance fanning out.
+const FANOUT_LOCK: i64 = 0x4147_4944_0003;
+
 /// Events per fan-out transaction.
 const PAGE: i64 = 500;
 
@@ -59,20 +62,23 @@ pub fn body(
 pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    // The cursor row's lock makes one instance at a time fan a page out.
-    tx.execute(
-        "INSERT INTO feed_cursors (consumer, cursor) VALUES ($1, '0')
-         ON CONFLICT (consumer) DO NOTHING",
-        &[&CONSUMER],
-    )
-    .await?;
+    // One instance at a time fans out. An advisory lock rather than a row lock: the
+    // transaction gets an id (and holds the feed horizon of every reader back) only when it
+    // writes, at its very end.
+    let mine: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FANOUT_LOCK])
+        .await?
+        .get(0);
+    if !mine {
+        return Ok(0);
+    }
     let stored: String = tx
-        .query_one(
-            "SELECT cursor FROM feed_cursors WHERE consumer = $1 FOR UPDATE",
+        .query_opt(
+            "SELECT cursor FROM feed_cursors WHERE consumer = $1",
             &[&CONSUMER],
         )
         .await?
-        .get(0);
+        .map_or_else(|| "0".to_owned(), |r| r.get(0));
     let after: FeedCursor = stored.parse().unwrap_or(FeedCursor::START);
     let horizon = horizon(&tx).await?;
     let (rows, next) = if webhooks::any_active(&tx).await? {
@@ -122,7 +128,8 @@ pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
     }
     if next != after {
         tx.execute(
-            "UPDATE feed_cursors SET cursor = $2, updated_at = now() WHERE consumer = $1",
+            "INSERT INTO feed_cursors (consumer, cursor) VALUES ($1, $2)
+             ON CONFLICT (consumer) DO UPDATE SET cursor = excluded.cursor, updated_at = now()",
             &[&CONSUMER, &next.to_string()],
         )
         .await?;

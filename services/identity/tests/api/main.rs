@@ -8,6 +8,7 @@
 
 mod agents;
 mod audit;
+mod cards;
 mod crash;
 mod credentials;
 mod feed;

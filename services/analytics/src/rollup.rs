@@ -1,0 +1,201 @@
+//! Turning change-feed events into counter increments.
+//!
+//! A page of events becomes one map of (tenant, granularity, bucket, metric, agent) → count,
+//! written with one upsert per page: token events arrive by the thousand per second, and a
+//! statement per event would not keep up. Buckets are UTC hours and UTC days; an event at
+//! 23:59:59.999 belongs to its day, one at 00:00:00 to the next.
+
+use std::collections::BTreeMap;
+
+use domain::FeedEvent;
+use domain::feed::actions;
+use time::{OffsetDateTime, Time, UtcOffset};
+use uuid::Uuid;
+
+/// The actions counted, each under its own name as the metric.
+pub const METRICS: [&str; 11] = [
+    actions::TOKEN_ISSUED,
+    actions::TOKEN_REFUSED,
+    actions::TOKEN_REVOKED,
+    actions::AGENT_CREATED,
+    actions::AGENT_UPDATED,
+    actions::AGENT_SUSPENDED,
+    actions::AGENT_REACTIVATED,
+    actions::AGENT_DECOMMISSIONED,
+    actions::CREDENTIAL_GENERATED,
+    actions::CREDENTIAL_ROTATED,
+    actions::CREDENTIAL_REVOKED,
+];
+
+/// How wide a bucket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Granularity {
+    /// A UTC hour.
+    Hour,
+    /// A UTC day.
+    Day,
+}
+
+impl Granularity {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+
+    /// The start of the bucket holding `t`, in UTC.
+    pub fn bucket(self, t: OffsetDateTime) -> OffsetDateTime {
+        let t = t.to_offset(UtcOffset::UTC);
+        let time = match self {
+            Self::Hour => Time::from_hms(t.hour(), 0, 0).unwrap_or(Time::MIDNIGHT),
+            Self::Day => Time::MIDNIGHT,
+        };
+        t.replace_time(time)
+    }
+}
+
+/// One counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// Hour or day.
+    pub granularity: Granularity,
+    /// Start of the bucket (UTC).
+    pub bucket: OffsetDateTime,
+    /// The action counted.
+    pub metric: &'static str,
+    /// The agent, or the nil UUID when the event has none.
+    pub agent_id: Uuid,
+}
+
+/// The metric an event counts towards, if any. Refusals are failures by nature; everything
+/// else counts only when it succeeded.
+pub fn metric_of(e: &FeedEvent) -> Option<&'static str> {
+    let m = METRICS.iter().copied().find(|m| *m == e.action)?;
+    (m == actions::TOKEN_REFUSED || e.succeeded()).then_some(m)
+}
+
+fn uuid_at(e: &FeedEvent, key: &str) -> Option<Uuid> {
+    e.details
+        .get(key)
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// The agent an event is about: `agent_id` of token and credential events, the subject of a
+/// revoked token, the agent of agent events; nil when there is none.
+pub fn agent_of(e: &FeedEvent) -> Uuid {
+    let found = if e.action.starts_with("agent.") {
+        e.details
+            .get("agent")
+            .and_then(|a| a.get("id"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .or_else(|| {
+                e.target
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix("agent:"))
+                    .and_then(|s| Uuid::parse_str(s).ok())
+            })
+    } else if e.action == actions::TOKEN_REVOKED {
+        uuid_at(e, "sub")
+    } else {
+        uuid_at(e, "agent_id")
+    };
+    found.unwrap_or(Uuid::nil())
+}
+
+/// The counter increments of `events`: an hour and a day bucket for every counted event of
+/// a tenant (the system's own events, tenant nil, are not counted).
+pub fn aggregate<'a>(events: impl IntoIterator<Item = &'a FeedEvent>) -> BTreeMap<RollupKey, i64> {
+    let mut out = BTreeMap::new();
+    for e in events {
+        let Some(metric) = metric_of(e) else { continue };
+        if e.tenant_id.is_nil() {
+            continue;
+        }
+        let agent_id = agent_of(e);
+        for granularity in [Granularity::Hour, Granularity::Day] {
+            let key = RollupKey {
+                tenant_id: e.tenant_id,
+                granularity,
+                bucket: granularity.bucket(e.occurred_at),
+                metric,
+                agent_id,
+            };
+            *out.entry(key).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::FeedCursor;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn event(
+        action: &str,
+        outcome: &str,
+        at: OffsetDateTime,
+        details: serde_json::Value,
+    ) -> FeedEvent {
+        FeedEvent {
+            cursor: FeedCursor { tx: 1, seq: 1 },
+            id: Uuid::new_v4(),
+            tenant_id: Uuid::from_u128(7),
+            actor: "client:x".into(),
+            action: action.into(),
+            outcome: outcome.into(),
+            target: None,
+            details,
+            occurred_at: at,
+        }
+    }
+
+    #[test]
+    fn buckets_are_utc_hours_and_days() {
+        let t = datetime!(2026-03-01 23:59:59.999 +02:00);
+        assert_eq!(Granularity::Hour.bucket(t), datetime!(2026-03-01 21:00 UTC));
+        assert_eq!(Granularity::Day.bucket(t), datetime!(2026-03-01 00:00 UTC));
+        let t = datetime!(2026-03-01 23:59:59.999 UTC);
+        assert_eq!(Granularity::Day.bucket(t), datetime!(2026-03-01 00:00 UTC));
+        let t = datetime!(2026-03-02 00:00:00 UTC);
+        assert_eq!(Granularity::Day.bucket(t), datetime!(2026-03-02 00:00 UTC));
+    }
+
+    #[test]
+    fn counts_per_agent_and_skips_what_is_not_counted() {
+        let agent = Uuid::from_u128(9);
+        let at = datetime!(2026-03-01 10:15 UTC);
+        let events = [
+            event("token.issued", "success", at, json!({"agent_id": agent})),
+            event("token.issued", "success", at, json!({"agent_id": agent})),
+            event("token.refused", "failure", at, json!({"agent_id": null})),
+            event("token.revoked", "success", at, json!({"sub": agent})),
+            event("agent.created", "failure", at, json!({})),
+            event("tenant.created", "success", at, json!({})),
+        ];
+        let m = aggregate(&events);
+        let get = |g, metric, agent_id| {
+            m.get(&RollupKey {
+                tenant_id: Uuid::from_u128(7),
+                granularity: g,
+                bucket: Granularity::bucket(g, at),
+                metric,
+                agent_id,
+            })
+            .copied()
+        };
+        assert_eq!(get(Granularity::Hour, "token.issued", agent), Some(2));
+        assert_eq!(get(Granularity::Day, "token.issued", agent), Some(2));
+        assert_eq!(get(Granularity::Day, "token.refused", Uuid::nil()), Some(1));
+        assert_eq!(get(Granularity::Day, "token.revoked", agent), Some(1));
+        assert_eq!(m.len(), 6, "{m:?}");
+    }
+}
