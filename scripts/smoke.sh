@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 export STACK_PROFILE=${STACK_PROFILE:-debug}
 export INGRESS_PORT=${INGRESS_PORT:-18080}
 export STACK_DB=${STACK_DB:-agentidp_smoke}
+export STACK_FRESH_DB=1
 trap '"$ROOT/scripts/stack.sh" down' EXIT
 "$ROOT/scripts/stack.sh" up
 for s in identity marketplace billing analytics; do

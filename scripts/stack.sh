@@ -8,7 +8,7 @@
 #   scripts/stack.sh status   show what is running
 #
 # Variables: STACK_PROFILE (release|debug, default release), INGRESS_PORT (8080),
-# STACK_DB (agentidp), DATABASE_URL / REDIS_URL (use these servers instead of local ones),
+# STACK_DB (agentidp), STACK_FRESH_DB=1 (start from an empty database), DATABASE_URL / REDIS_URL (use these servers instead of local ones),
 # plus any service variable (docs/ENVIRONMENT.md), passed through to every service.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -30,14 +30,17 @@ build() {
 }
 
 secrets() {
-  # Generated once per checkout; never committed (.dev is ignored).
+  # Generated once per checkout; never committed (.dev is ignored). NEW_SECRETS=1 when made
+  # now: a stack database left by another checkout holds keys sealed with other secrets.
   local f="$DEV/secrets.env"
+  NEW_SECRETS=0
   if [ ! -f "$f" ]; then
     umask 077
     {
       echo "KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)"
       echo "CREDENTIAL_PEPPER=$(head -c 32 /dev/urandom | base64)"
     } > "$f"
+    NEW_SECRETS=1
   fi
   set -a; source "$f"; set +a
 }
@@ -45,9 +48,14 @@ secrets() {
 configure() {
   ensure_postgres
   ensure_redis
+  secrets
+  if [ "${STACK_FRESH_DB:-0}" = 1 ] || [ "$NEW_SECRETS" = 1 ]; then
+    # Its keys (if it exists) are sealed with secrets this checkout does not have.
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $STACK_DB WITH (FORCE)" >/dev/null
+    rm -f "$DEV/demo-tenant-$STACK_DB.json"
+  fi
   psql "$PG_ADMIN_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname='$STACK_DB'" | grep -q 1 \
     || psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $STACK_DB" >/dev/null
-  secrets
   export DATABASE_URL="$PG_BASE/$STACK_DB"
   export REDIS_URL="$REDIS_BASE_URL"
   export PUBLIC_URL="${PUBLIC_URL:-http://localhost:$INGRESS_PORT}"
@@ -128,7 +136,7 @@ wait_healthy() {
 }
 
 seed_demo() {
-  local f="$DEV/demo-tenant.json" base="http://127.0.0.1:$INGRESS_PORT"
+  local f="$DEV/demo-tenant-$STACK_DB.json" base="http://127.0.0.1:$INGRESS_PORT"
   [ -f "$f" ] && return
   local res
   res=$(curl -fsS -X POST "$base/api/v1/tenants" -H 'content-type: application/json' \
@@ -148,8 +156,8 @@ AgentIdP is running behind the ingress at $base
   billing tiers $base/api/v1/billing/tiers
   logs          $LOGS/<service>.log
 URLS
-  if [ -f "$DEV/demo-tenant.json" ]; then
-    echo "  demo tenant   $DEV/demo-tenant.json (tenant-admin client_id and client_secret)"
+  if [ -f "$DEV/demo-tenant-$STACK_DB.json" ]; then
+    echo "  demo tenant   $DEV/demo-tenant-$STACK_DB.json (tenant-admin client_id and client_secret)"
   fi
   echo
 }
