@@ -8,6 +8,9 @@
 //! This crate may depend on `platform` and `domain`, never on a service crate: services'
 //! test binaries depend on it, not the other way round.
 
+// The fake Stripe's objects are large `json!` literals, as large as the real API's.
+#![recursion_limit = "256"]
+
 pub mod db;
 pub mod fake_http;
 pub mod identity;

@@ -1,15 +1,18 @@
 //! A local fake of the Stripe API calls billing makes, and Stripe-shaped webhook events.
 //!
 //! The fake speaks Stripe's wire format: form-encoded requests (`line_items[0][price]`),
-//! bearer secret keys, JSON answers shaped like the real API's, Stripe's error envelope. It
-//! keeps every request for assertions and remembers the sessions it created, so a test can
+//! bearer secret keys, JSON answers shaped like the real API's, Stripe's error envelope. The
+//! answers carry every field a typed client (async-stripe) requires to decode a Checkout
+//! Session or a Subscription, as the real API renders them. It keeps every request for
+//! assertions and remembers the sessions and subscriptions it created, so a test can
 //! "complete" a checkout and receive the events Stripe would send
-//! ([`FakeStripe::complete_checkout`]). Events are signed with Stripe's scheme
+//! ([`FakeStripe::complete_checkout`]) and then change that subscription's price. Events are signed with Stripe's scheme
 //! (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`) by [`sign`], an
 //! implementation independent of billing's verifier.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -27,6 +30,8 @@ pub struct Recorded {
     pub form: Vec<(String, String)>,
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// The `Stripe-Version` header (the API version the client pins).
+    pub stripe_version: Option<String>,
 }
 
 impl Recorded {
@@ -44,15 +49,18 @@ struct State {
     api_key: String,
     requests: Mutex<Vec<Recorded>>,
     sessions: Mutex<BTreeMap<String, Value>>,
+    subscriptions: Mutex<BTreeMap<String, Value>>,
+    delay: Mutex<Duration>,
     seq: Mutex<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl State {
     fn next_id(&self, prefix: &str) -> String {
-        let mut s = self
-            .seq
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = lock(&self.seq);
         *s += 1;
         format!(
             "{prefix}_test_{:08}{}",
@@ -133,21 +141,20 @@ fn accept(state: &State, req: &HttpRequest, body: &[u8]) -> Result<Recorded, Box
     let form: Vec<(String, String)> = form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let rec = Recorded {
         method: req.method().to_string(),
         path: req.path().to_owned(),
         form,
-        idempotency_key: req
-            .headers()
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        idempotency_key: header("idempotency-key"),
+        stripe_version: header("stripe-version"),
     };
-    state
-        .requests
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(rec.clone());
+    lock(&state.requests).push(rec.clone());
     Ok(rec)
 }
 
@@ -170,37 +177,90 @@ async fn create_session(
             );
         }
     }
+    let delay = *lock(&state.delay);
+    tokio::time::sleep(delay).await;
     let id = state.next_id("cs");
-    let session = json!({
-        "id": id,
-        "object": "checkout.session",
-        "mode": rec.field("mode"),
-        "status": "open",
-        "payment_status": "unpaid",
-        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-        "client_reference_id": rec.field("client_reference_id"),
-        "customer": rec.field("customer"),
-        "subscription": null,
-        "metadata": nested(&rec.form, "metadata"),
-        "success_url": rec.field("success_url"),
-        "cancel_url": rec.field("cancel_url"),
-        "livemode": false,
-        "created": now(),
-        "expires_at": now() + 86_400,
-        "line_items_price": rec.field("line_items[0][price]"),
-        "subscription_metadata": nested(&rec.form, "subscription_data[metadata]"),
-    });
-    state
-        .sessions
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(id, session.clone());
-    let mut public = session;
-    if let Some(o) = public.as_object_mut() {
+    let mut session = checkout_session(&id, &rec);
+    // What the fake keeps for `complete_checkout`; never part of an answer.
+    session["line_items_price"] = rec.field("line_items[0][price]").into();
+    session["subscription_metadata"] = nested(&rec.form, "subscription_data[metadata]");
+    lock(&state.sessions).insert(id, session.clone());
+    HttpResponse::Ok().json(public(session))
+}
+
+/// A session without the fake's private bookkeeping.
+fn public(mut session: Value) -> Value {
+    if let Some(o) = session.as_object_mut() {
         o.remove("line_items_price");
         o.remove("subscription_metadata");
     }
-    HttpResponse::Ok().json(public)
+    session
+}
+
+/// A Checkout Session in subscription mode as the API renders it on creation.
+fn checkout_session(id: &str, rec: &Recorded) -> Value {
+    let created = now();
+    json!({
+        "id": id,
+        "object": "checkout.session",
+        "adaptive_pricing": null,
+        "after_expiration": null,
+        "allow_promotion_codes": null,
+        "amount_subtotal": 4900,
+        "amount_total": 4900,
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "billing_address_collection": null,
+        "cancel_url": rec.field("cancel_url"),
+        "client_reference_id": rec.field("client_reference_id"),
+        "client_secret": null,
+        "collected_information": null,
+        "consent": null,
+        "consent_collection": null,
+        "created": created,
+        "currency": "usd",
+        "currency_conversion": null,
+        "custom_fields": [],
+        "custom_text": {
+            "after_submit": null, "shipping_address": null, "submit": null,
+            "terms_of_service_acceptance": null,
+        },
+        "customer": rec.field("customer"),
+        "customer_creation": null,
+        "customer_details": null,
+        "customer_email": null,
+        "discounts": [],
+        "expires_at": created + 86_400,
+        "invoice": null,
+        "invoice_creation": null,
+        "livemode": false,
+        "locale": null,
+        "metadata": nested(&rec.form, "metadata"),
+        "mode": rec.field("mode"),
+        "origin_context": null,
+        "payment_intent": null,
+        "payment_link": null,
+        "payment_method_collection": "always",
+        "payment_method_configuration_details": null,
+        "payment_method_options": null,
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "permissions": null,
+        "phone_number_collection": {"enabled": false},
+        "recovered_from": null,
+        "saved_payment_method_options": null,
+        "setup_intent": null,
+        "shipping_address_collection": null,
+        "shipping_cost": null,
+        "shipping_options": [],
+        "status": "open",
+        "submit_type": null,
+        "subscription": null,
+        "success_url": rec.field("success_url"),
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted",
+        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+        "wallet_options": null,
+    })
 }
 
 async fn update_subscription(
@@ -213,25 +273,35 @@ async fn update_subscription(
         Ok(r) => r,
         Err(res) => return *res,
     };
+    let delay = *lock(&state.delay);
+    tokio::time::sleep(delay).await;
     let id = path.into_inner();
-    if !id.starts_with("sub_") {
+    let mut subs = lock(&state.subscriptions);
+    let Some(sub) = subs.get_mut(&id) else {
         return stripe_error(
             404,
             "invalid_request_error",
             &format!("No such subscription: '{id}'"),
             Some("id"),
         );
+    };
+    if let Some(item_id) = rec.field("items[0][id]") {
+        let items = sub["items"]["data"].as_array_mut();
+        let Some(item) = items.and_then(|d| d.iter_mut().find(|i| i["id"] == item_id)) else {
+            return stripe_error(
+                400,
+                "invalid_request_error",
+                &format!("Invalid subscription_item id: {item_id}"),
+                Some("items[0][id]"),
+            );
+        };
+        if let Some(price) = rec.field("items[0][price]") {
+            let created = item["created"].as_i64().unwrap_or_else(now);
+            item["price"] = price_object(price, created);
+            item["plan"] = plan_object(price, created);
+        }
     }
-    HttpResponse::Ok().json(json!({
-        "id": id,
-        "object": "subscription",
-        "status": "active",
-        "items": {"object": "list", "data": [{
-            "id": rec.field("items[0][id]"),
-            "object": "subscription_item",
-            "price": {"id": rec.field("items[0][price]"), "object": "price"},
-        }]},
-    }))
+    HttpResponse::Ok().json(sub.clone())
 }
 
 impl FakeStripe {
@@ -284,24 +354,14 @@ impl FakeStripe {
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.state.requests).clone()
     }
 
     /// The events Stripe sends when the customer pays session `session_id`: the
     /// subscription's creation, the completed checkout and the paid invoice, with `created`
     /// = `at`. Returns `(subscription_id, events)`.
     pub fn complete_checkout(&self, session_id: &str, at: i64) -> Option<(String, Vec<String>)> {
-        let session = self
-            .state
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(session_id)
-            .cloned()?;
+        let session = lock(&self.state.sessions).get(session_id).cloned()?;
         let sub_id = self.state.next_id("sub");
         let customer = session["customer"]
             .as_str()
@@ -309,11 +369,8 @@ impl FakeStripe {
         let price = session["line_items_price"].as_str().unwrap_or_default();
         let mut sub = subscription(&sub_id, &customer, price, "active", at + 30 * 86_400);
         sub["metadata"] = session["subscription_metadata"].clone();
-        let mut done = session.clone();
-        if let Some(o) = done.as_object_mut() {
-            o.remove("line_items_price");
-            o.remove("subscription_metadata");
-        }
+        lock(&self.state.subscriptions).insert(sub_id.clone(), sub.clone());
+        let mut done = public(session);
         done["status"] = "complete".into();
         done["payment_status"] = "paid".into();
         done["customer"] = customer.clone().into();
@@ -347,6 +404,11 @@ impl FakeStripe {
         Some((sub_id, events))
     }
 
+    /// Holds every later answer for `delay` (a slow or hanging Stripe).
+    pub fn set_delay(&self, delay: Duration) {
+        *lock(&self.state.delay) = delay;
+    }
+
     /// A fresh `evt_...` id.
     pub fn event_id(&self) -> String {
         self.state.next_id("evt")
@@ -360,23 +422,129 @@ impl Drop for FakeStripe {
     }
 }
 
-/// A subscription object as the 2025+ API renders it (period on the item).
+/// A subscription object as the 2025+ API renders it (period on the item), with every field
+/// a typed client requires.
 pub fn subscription(id: &str, customer: &str, price: &str, status: &str, period_end: i64) -> Value {
+    let start = period_end - 30 * 86_400;
     json!({
         "id": id,
         "object": "subscription",
-        "customer": customer,
-        "status": status,
+        "application": null,
+        "application_fee_percent": null,
+        "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null},
+        "billing_cycle_anchor": start,
+        "billing_cycle_anchor_config": null,
+        "billing_mode": {"flexible": null, "type": "classic", "updated_at": null},
+        "billing_schedules": [],
+        "billing_thresholds": null,
+        "cancel_at": null,
         "cancel_at_period_end": false,
+        "canceled_at": null,
+        "cancellation_details": {"comment": null, "feedback": null, "reason": null},
+        "collection_method": "charge_automatically",
+        "created": start,
+        "currency": "usd",
+        "customer": customer,
+        "days_until_due": null,
+        "default_payment_method": null,
+        "default_source": null,
+        "default_tax_rates": [],
+        "description": null,
+        "discounts": [],
+        "ended_at": null,
+        "invoice_settings": {"account_tax_ids": null, "issuer": {"type": "self"}},
+        "items": {
+            "object": "list",
+            "data": [{
+                "id": format!("si_{}", id.trim_start_matches("sub_")),
+                "object": "subscription_item",
+                "billing_thresholds": null,
+                "created": start,
+                "current_period_end": period_end,
+                "current_period_start": start,
+                "discounts": [],
+                "metadata": {},
+                "plan": plan_object(price, start),
+                "price": price_object(price, start),
+                "quantity": 1,
+                "subscription": id,
+                "tax_rates": [],
+            }],
+            "has_more": false,
+            "total_count": 1,
+            "url": format!("/v1/subscription_items?subscription={id}"),
+        },
+        "latest_invoice": null,
         "livemode": false,
         "metadata": {},
-        "items": {"object": "list", "data": [{
-            "id": format!("si_{}", id.trim_start_matches("sub_")),
-            "object": "subscription_item",
-            "current_period_end": period_end,
-            "price": {"id": price, "object": "price", "currency": "usd", "unit_amount": 4900},
-            "quantity": 1,
-        }]},
+        "next_pending_invoice_item_invoice": null,
+        "on_behalf_of": null,
+        "pause_collection": null,
+        "payment_settings": null,
+        "pending_invoice_item_interval": null,
+        "pending_setup_intent": null,
+        "pending_update": null,
+        "schedule": null,
+        "start_date": start,
+        "status": status,
+        "test_clock": null,
+        "transfer_data": null,
+        "trial_end": null,
+        "trial_settings": null,
+        "trial_start": null,
+    })
+}
+
+/// A monthly recurring price of 49.00 USD.
+fn price_object(price: &str, created: i64) -> Value {
+    json!({
+        "id": price,
+        "object": "price",
+        "active": true,
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": "usd",
+        "custom_unit_amount": null,
+        "livemode": false,
+        "lookup_key": null,
+        "metadata": {},
+        "nickname": null,
+        "product": "prod_test_agentidp",
+        "recurring": {
+            "interval": "month", "interval_count": 1, "meter": null,
+            "trial_period_days": null, "usage_type": "licensed",
+        },
+        "tax_behavior": "unspecified",
+        "tiers_mode": null,
+        "transform_quantity": null,
+        "type": "recurring",
+        "unit_amount": 4900,
+        "unit_amount_decimal": "4900",
+    })
+}
+
+/// The legacy `plan` twin of a recurring price, still rendered on subscription items.
+fn plan_object(price: &str, created: i64) -> Value {
+    json!({
+        "id": price,
+        "object": "plan",
+        "active": true,
+        "amount": 4900,
+        "amount_decimal": "4900",
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": "usd",
+        "interval": "month",
+        "interval_count": 1,
+        "livemode": false,
+        "metadata": {},
+        "meter": null,
+        "nickname": null,
+        "product": "prod_test_agentidp",
+        "tiers_mode": null,
+        "transform_usage": null,
+        "trial_period_days": null,
+        "usage_type": "licensed",
     })
 }
 

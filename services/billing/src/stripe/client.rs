@@ -1,17 +1,27 @@
-//! The Stripe API calls billing makes: create a Checkout Session, change a subscription's
-//! price. Form-encoded requests with the secret key as bearer, an idempotency key per call,
-//! JSON answers; `STRIPE_API_BASE` points it at a local fake in tests.
+//! The Stripe API calls billing makes, through async-stripe: create a Checkout Session
+//! (`stripe_checkout`), change a subscription's price (`stripe_billing`). Each call carries a
+//! fresh idempotency key and the `STRIPE_TIMEOUT_MS` budget; `STRIPE_API_BASE` points the
+//! client at a local fake in tests. Webhooks do not come through here: their signatures and
+//! payloads are read by [`super::signature`] and [`super::event`].
 
-use std::time::Duration;
+use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use platform::ApiError;
-use serde::Deserialize;
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_billing::subscription::{
+    UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
+};
+use stripe_checkout::CheckoutSessionMode;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
+};
 use uuid::Uuid;
 
 use crate::config::StripeConfig;
 
 /// A created Checkout Session.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct CheckoutSession {
     /// `cs_...`.
     pub id: String,
@@ -32,24 +42,11 @@ pub struct CheckoutRequest<'a> {
     pub customer: Option<&'a str>,
 }
 
-/// Stripe's error envelope.
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorDetail {
-    #[serde(default)]
-    message: String,
-    #[serde(default, rename = "type")]
-    kind: String,
-}
-
-/// The Stripe API client.
+/// The Stripe API client; without `STRIPE_SECRET_KEY` every call answers 503.
 #[derive(Clone)]
 pub struct StripeClient {
-    http: reqwest::Client,
+    /// `None` when no secret key is configured.
+    api: Option<stripe::Client>,
     config: StripeConfig,
 }
 
@@ -57,6 +54,7 @@ impl std::fmt::Debug for StripeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StripeClient")
             .field("api_base", &self.config.api_base.as_str())
+            .field("configured", &self.api.is_some())
             .finish()
     }
 }
@@ -69,72 +67,84 @@ fn not_configured() -> ApiError {
     )
 }
 
+/// The base URL as async-stripe wants it: it appends `v1/...` to it, so it must end in `/`.
+fn api_base(config: &StripeConfig) -> String {
+    let base = config.api_base.as_str();
+    if base.ends_with('/') {
+        base.to_owned()
+    } else {
+        format!("{base}/")
+    }
+}
+
+/// Sends the call once with a fresh idempotency key, so that a retry by Stripe's side of the
+/// network never doubles it and nothing here retries behind the caller's back.
+fn once() -> Result<RequestStrategy, ApiError> {
+    IdempotencyKey::new(Uuid::new_v4().to_string())
+        .map(RequestStrategy::Idempotent)
+        .map_err(ApiError::internal)
+}
+
+/// Maps async-stripe's errors to ours. Nothing of the request (and so never the secret key)
+/// goes into the answer; the details go to the log through the source.
+fn provider_error(what: &str, e: StripeError) -> ApiError {
+    match e {
+        StripeError::Stripe(err, status) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "payment_provider_error",
+            "the payment provider refused the request",
+        )
+        .with_source(anyhow::anyhow!(
+            "Stripe {what} answered {status}: {} ({})",
+            err.message.as_deref().unwrap_or_default(),
+            err.type_.as_str()
+        )),
+        StripeError::ClientError(_) | StripeError::Timeout => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "payment_provider_unavailable",
+            "the payment provider could not be reached; try again",
+        )
+        .with_source(anyhow::anyhow!("Stripe {what}: {e}")),
+        // An answer that is not Stripe's shape: an error body that is no Stripe error, or a
+        // success body that does not decode.
+        StripeError::JSONDeserialize(_) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "payment_provider_error",
+            "the payment provider's answer could not be read",
+        )
+        .with_source(anyhow::anyhow!("Stripe {what}: {e}")),
+        StripeError::ConfigError(_) => ApiError::internal(anyhow::anyhow!("Stripe {what}: {e}")),
+    }
+}
+
 impl StripeClient {
-    /// A client for `config`.
+    /// A client for `config`; no client (and 503s) without a secret key.
     pub fn new(config: &StripeConfig) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5).min(config.timeout))
-            .timeout(config.timeout)
-            .user_agent(concat!("agentidp-billing/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let api = config
+            .secret_key
+            .as_ref()
+            .map(|key| {
+                stripe::ClientBuilder::new(key.expose().as_str())
+                    .url(api_base(config))
+                    .timeout(config.timeout)
+                    .request_strategy(RequestStrategy::Once)
+                    .app_info(
+                        "agentidp-billing",
+                        Some(env!("CARGO_PKG_VERSION").to_owned()),
+                        None,
+                    )
+                    .build()
+            })
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("building the Stripe client: {e}"))?;
         Ok(Self {
-            http,
+            api,
             config: config.clone(),
         })
     }
 
-    fn url(&self, path: &str) -> String {
-        format!(
-            "{}{path}",
-            self.config.api_base.as_str().trim_end_matches('/')
-        )
-    }
-
-    async fn post<T: for<'de> Deserialize<'de>>(
-        &self,
-        path: &str,
-        form: &[(String, String)],
-    ) -> Result<T, ApiError> {
-        let key = self.config.secret_key.as_ref().ok_or_else(not_configured)?;
-        let res = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(key.expose())
-            .header("Idempotency-Key", Uuid::new_v4().to_string())
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    actix_web::http::StatusCode::BAD_GATEWAY,
-                    "payment_provider_unavailable",
-                    "the payment provider could not be reached; try again",
-                )
-                .with_source(e)
-            })?;
-        let status = res.status();
-        let bytes = res.bytes().await.map_err(|e| {
-            ApiError::new(
-                actix_web::http::StatusCode::BAD_GATEWAY,
-                "payment_provider_unavailable",
-                "the payment provider's answer could not be read",
-            )
-            .with_source(e)
-        })?;
-        if !status.is_success() {
-            let detail = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|b| format!("{} ({})", b.error.message, b.error.kind))
-                .unwrap_or_else(|_| format!("HTTP {status}"));
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::BAD_GATEWAY,
-                "payment_provider_error",
-                "the payment provider refused the request",
-            )
-            .with_source(anyhow::anyhow!("Stripe {path} answered {status}: {detail}")));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::internal(anyhow::anyhow!("decoding Stripe's answer to {path}: {e}"))
-        })
+    fn api(&self) -> Result<&stripe::Client, ApiError> {
+        self.api.as_ref().ok_or_else(not_configured)
     }
 
     /// `POST /v1/checkout/sessions` for a subscription to `req.price`. The tenant travels in
@@ -143,27 +153,50 @@ impl StripeClient {
         &self,
         req: &CheckoutRequest<'_>,
     ) -> Result<CheckoutSession, ApiError> {
+        let api = self.api()?;
         let tenant = req.tenant.to_string();
-        let mut form: Vec<(String, String)> = [
-            ("mode", "subscription"),
-            ("line_items[0][price]", req.price),
-            ("line_items[0][quantity]", "1"),
-            ("client_reference_id", &tenant),
-            ("success_url", &self.config.success_url),
-            ("cancel_url", &self.config.cancel_url),
-            ("metadata[tenant_id]", &tenant),
-            ("metadata[tier]", req.tier),
-            ("metadata[price_id]", req.price),
-            ("subscription_data[metadata][tenant_id]", &tenant),
-            ("subscription_data[metadata][tier]", req.tier),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let metadata = |with_price: bool| {
+            let mut m = HashMap::from([
+                ("tenant_id".to_owned(), tenant.clone()),
+                ("tier".to_owned(), req.tier.to_owned()),
+            ]);
+            if with_price {
+                m.insert("price_id".to_owned(), req.price.to_owned());
+            }
+            m
+        };
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price = Some(req.price.to_owned());
+        item.quantity = Some(1);
+        let mut subscription = CreateCheckoutSessionSubscriptionData::new();
+        subscription.metadata = Some(metadata(false));
+        let mut create = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Subscription)
+            .line_items(vec![item])
+            .client_reference_id(tenant.as_str())
+            .success_url(self.config.success_url.as_str())
+            .cancel_url(self.config.cancel_url.as_str())
+            .metadata(metadata(true))
+            .subscription_data(subscription);
         if let Some(c) = req.customer {
-            form.push(("customer".into(), c.to_owned()));
+            create = create.customer(c);
         }
-        self.post("/v1/checkout/sessions", &form).await
+        let session = create
+            .customize()
+            .request_strategy(once()?)
+            .send(api)
+            .await
+            .map_err(|e| provider_error("POST /v1/checkout/sessions", e))?;
+        let id = session.id.as_str().to_owned();
+        let url = session.url.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "payment_provider_error",
+                "the payment provider's answer could not be read",
+            )
+            .with_source(anyhow::anyhow!("Checkout Session {id} came without a url"))
+        })?;
+        Ok(CheckoutSession { id, url })
     }
 
     /// `POST /v1/subscriptions/{id}`: moves the subscription's item to `price`, prorated.
@@ -173,17 +206,18 @@ impl StripeClient {
         item: &str,
         price: &str,
     ) -> Result<(), ApiError> {
-        let form: Vec<(String, String)> = [
-            ("items[0][id]", item),
-            ("items[0][price]", price),
-            ("proration_behavior", "create_prorations"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let _: serde_json::Value = self
-            .post(&format!("/v1/subscriptions/{subscription}"), &form)
-            .await?;
+        let api = self.api()?;
+        let mut change = UpdateSubscriptionItems::new();
+        change.id = Some(item.to_owned());
+        change.price = Some(price.to_owned());
+        UpdateSubscription::new(subscription)
+            .items(vec![change])
+            .proration_behavior(UpdateSubscriptionProrationBehavior::CreateProrations)
+            .customize()
+            .request_strategy(once()?)
+            .send(api)
+            .await
+            .map_err(|e| provider_error("POST /v1/subscriptions/{id}", e))?;
         Ok(())
     }
 }

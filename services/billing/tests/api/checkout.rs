@@ -1,8 +1,10 @@
 //! Checkout, upgrade, the tier table and `BILLING_ENABLED`.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
-use testkit::TestEnv;
 use testkit::stripe::unix_now;
+use testkit::{TestEnv, free_port};
 
 use crate::helpers::{PRICE_ENTERPRISE, PRICE_PRO, STRIPE_KEY, stack};
 
@@ -38,16 +40,42 @@ async fn checkout_creates_a_session_for_the_tiers_price() {
     assert_eq!(r.field("line_items[0][quantity]"), Some("1"));
     assert_eq!(r.field("client_reference_id"), Some(tenant.as_str()));
     assert_eq!(r.field("metadata[tenant_id]"), Some(tenant.as_str()));
+    assert_eq!(r.field("metadata[tier]"), Some("pro"));
+    assert_eq!(r.field("metadata[price_id]"), Some(PRICE_PRO));
     assert_eq!(
         r.field("subscription_data[metadata][tenant_id]"),
         Some(tenant.as_str())
     );
+    assert_eq!(r.field("subscription_data[metadata][tier]"), Some("pro"));
     assert!(
         r.field("success_url")
             .unwrap()
             .starts_with("http://localhost:8080/")
     );
+    assert!(
+        r.field("cancel_url")
+            .unwrap()
+            .starts_with("http://localhost:8080/")
+    );
+    // A tenant that never paid has no customer yet: Checkout creates one.
+    assert_eq!(r.field("customer"), None);
     assert!(r.idempotency_key.is_some());
+    // The client pins the API version it decodes answers with.
+    assert!(r.stripe_version.as_deref().is_some_and(|v| !v.is_empty()));
+
+    // A second checkout is a new call with its own idempotency key.
+    let again = s
+        .billing_post(
+            "/api/v1/billing/checkout",
+            &a.token,
+            &json!({"tier": "enterprise"}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    let reqs = s.stripe.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_ne!(reqs[0].idempotency_key, reqs[1].idempotency_key);
+    assert_eq!(reqs[1].field("metadata[tier]"), Some("enterprise"));
 }
 
 #[tokio::test]
@@ -142,8 +170,30 @@ async fn upgrade_moves_a_paid_subscription_to_the_new_price() {
     assert_eq!(last.path, format!("/v1/subscriptions/{sub_id}"));
     assert_eq!(last.field("items[0][price]"), Some(PRICE_ENTERPRISE));
     assert!(last.field("items[0][id]").unwrap().starts_with("si_"));
+    assert_eq!(last.field("proration_behavior"), Some("create_prorations"));
+    assert!(last.idempotency_key.is_some());
     // Until Stripe confirms, the tier stays.
     assert_eq!(s.tier(&a).await, "pro");
+
+    // A checkout for a tenant that has paid before reuses its Stripe customer.
+    let customer = s.stripe.requests()[0].field("customer").map(str::to_owned);
+    assert_eq!(customer, None, "the first checkout had no customer");
+    let res = s
+        .billing_post(
+            "/api/v1/billing/checkout",
+            &a.token,
+            &json!({"tier": "enterprise"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let last = s.stripe.requests().pop().unwrap();
+    assert_eq!(last.path, "/v1/checkout/sessions");
+    assert!(
+        last.field("customer")
+            .is_some_and(|c| c.starts_with("cus_")),
+        "{:?}",
+        last.form
+    );
 }
 
 #[tokio::test]
@@ -161,6 +211,87 @@ async fn stripe_errors_are_a_502_and_not_our_500() {
     assert_eq!(res.status, 502, "{}", res.body);
     assert_eq!(res.json()["code"], "payment_provider_error");
     assert!(!res.body.contains(STRIPE_KEY) && !res.body.contains("sk_test"));
+
+    // A subscription Stripe does not know (here: one only seen in a webhook) is Stripe's 404
+    // on the price change: a provider error for us too.
+    let env = TestEnv::new().await.unwrap();
+    let s = stack(&env, &[]).await;
+    let a = s.account("Unknown Sub Co").await;
+    let ev = crate::helpers::sub_event(
+        "evt_unknown",
+        "customer.subscription.created",
+        unix_now(),
+        "sub_unknown_to_stripe",
+        a.id,
+        PRICE_PRO,
+        "active",
+    );
+    assert_eq!(s.deliver(&ev).await.status, 200);
+    let res = s
+        .billing_post(
+            "/api/v1/billing/upgrade",
+            &a.token,
+            &json!({"tier": "enterprise"}),
+        )
+        .await;
+    assert_eq!(res.status, 502, "{}", res.body);
+    assert_eq!(res.json()["code"], "payment_provider_error");
+    let last = s.stripe.requests().pop().unwrap();
+    assert_eq!(last.path, "/v1/subscriptions/sub_unknown_to_stripe");
+}
+
+#[tokio::test]
+async fn a_slow_or_unreachable_stripe_is_a_502_and_no_key_a_503() {
+    // Slower than STRIPE_TIMEOUT_MS: the call is abandoned at the timeout.
+    let env = TestEnv::new().await.unwrap();
+    let s = stack(&env, &[("STRIPE_TIMEOUT_MS", "300")]).await;
+    let a = s.account("Patient Co").await;
+    s.stripe.set_delay(Duration::from_secs(5));
+    let started = Instant::now();
+    let res = s
+        .billing_post(
+            "/api/v1/billing/checkout",
+            &a.token,
+            &json!({"tier": "pro"}),
+        )
+        .await;
+    assert_eq!(res.status, 502, "{}", res.body);
+    assert_eq!(res.json()["code"], "payment_provider_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!res.body.contains(STRIPE_KEY));
+
+    // Nothing listening at STRIPE_API_BASE.
+    let env = TestEnv::new().await.unwrap();
+    let closed = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let s = stack(&env, &[("STRIPE_API_BASE", &closed)]).await;
+    let a = s.account("Offline Co").await;
+    let res = s
+        .billing_post(
+            "/api/v1/billing/checkout",
+            &a.token,
+            &json!({"tier": "pro"}),
+        )
+        .await;
+    assert_eq!(res.status, 502, "{}", res.body);
+    assert_eq!(res.json()["code"], "payment_provider_unavailable");
+    assert!(!res.body.contains(STRIPE_KEY));
+
+    // No STRIPE_SECRET_KEY: payments are off, nothing is sent.
+    let env = TestEnv::new().await.unwrap();
+    let s = stack(&env, &[("STRIPE_SECRET_KEY", "")]).await;
+    let a = s.account("Keyless Co").await;
+    for path in ["/api/v1/billing/checkout", "/api/v1/billing/upgrade"] {
+        let res = s
+            .billing_post(path, &a.token, &json!({"tier": "pro"}))
+            .await;
+        assert_eq!(res.status, 503, "{path}: {}", res.body);
+        assert_eq!(res.json()["code"], "stripe_not_configured");
+    }
+    assert!(s.stripe.requests().is_empty());
 }
 
 #[tokio::test]
