@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cards;
 pub mod did;
 pub mod feed;
+pub mod revocation;
 pub mod scope;
 pub mod tier;
 pub mod usage;

@@ -79,6 +79,25 @@ impl Core {
         })
     }
 
+    /// A bearer-token verifier for services other than identity: identity's JWKS over
+    /// internal HTTP, revocations from Redis, and identity's revocation check while Redis
+    /// cannot answer.
+    pub fn identity_verifier(&self) -> crate::auth::Verifier {
+        let issuer = self.config.public_base();
+        crate::auth::Verifier::new(
+            issuer.clone(),
+            issuer,
+            Arc::new(crate::auth::HttpJwks::new(
+                self.internal.identity("/.well-known/jwks.json"),
+                self.internal.raw_client().clone(),
+            )),
+            self.redis.clone(),
+            Some(Arc::new(crate::auth::HttpRevocationFallback(
+                self.internal.clone(),
+            ))),
+        )
+    }
+
     /// The health checker over this core's dependencies.
     pub fn health(&self) -> HealthChecker {
         HealthChecker::new(

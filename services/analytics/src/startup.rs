@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use platform::app::{Application, Core};
-use platform::auth::{AuthContext, HttpJwks, Verifier};
+use platform::auth::AuthContext;
 use platform::feed::{FeedConsumer, FeedOptions};
 
 use crate::config::Config;
@@ -28,17 +28,7 @@ pub type State = web::Data<AppState>;
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
     core.ensure_migrated(&crate::migrations()).await?;
-    let issuer = config.common.public_base();
-    let verifier = Verifier::new(
-        issuer.clone(),
-        issuer,
-        Arc::new(HttpJwks::new(
-            core.internal.identity("/.well-known/jwks.json"),
-            core.internal.raw_client().clone(),
-        )),
-        core.redis.clone(),
-        None,
-    );
+    let verifier = core.identity_verifier();
     let auth = web::Data::new(AuthContext {
         verifier,
         limiter: core.limiter.clone(),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use platform::app::{Application, Core};
-use platform::auth::{AuthContext, HttpJwks, Verifier};
+use platform::auth::AuthContext;
 
 use crate::config::Config;
 use crate::routes;
@@ -32,17 +32,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     // Billing is the source of usage and tiers: its own counters and quota use its tables.
     core.flusher.set_sink(Arc::new(LocalSink(core.db.clone())));
     core.quota.set_source(Arc::new(LocalTiers(core.db.clone())));
-    let issuer = config.common.public_base();
-    let verifier = Verifier::new(
-        issuer.clone(),
-        issuer,
-        Arc::new(HttpJwks::new(
-            core.internal.identity("/.well-known/jwks.json"),
-            core.internal.raw_client().clone(),
-        )),
-        core.redis.clone(),
-        None,
-    );
+    let verifier = core.identity_verifier();
     let auth = web::Data::new(AuthContext {
         verifier,
         limiter: core.limiter.clone(),

@@ -54,9 +54,18 @@ pub async fn stack(env: &TestEnv, overrides: &[(&str, &str)]) -> Stack {
     let billing_url = format!("http://127.0.0.1:{billing_port}");
     let id_env = with(with(env.env(), &[("BILLING_URL", &billing_url)]), overrides);
     let id_cfg = identity::Config::from_env(&id_env).expect("valid identity configuration");
+    let (client_id, client_secret) = identity::service_client(&id_cfg, "billing")
+        .await
+        .expect("billing's service client");
     let identity = TestApp::spawn(identity::build(id_cfg).await.expect("identity builds"));
     let b_env = with(
-        billing_env(env, billing_port, &identity.base_url, &stripe.url()),
+        with(
+            billing_env(env, billing_port, &identity.base_url, &stripe.url()),
+            &[
+                ("SERVICE_CLIENT_ID", &client_id),
+                ("SERVICE_CLIENT_SECRET", &client_secret),
+            ],
+        ),
         overrides,
     );
     let billing = spawn_billing(b_env).await;

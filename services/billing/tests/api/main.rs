@@ -7,6 +7,7 @@
     reason = "tests fail loudly on unexpected errors"
 )]
 
+mod auth;
 mod checkout;
 mod enforcement;
 mod helpers;

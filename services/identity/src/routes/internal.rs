@@ -3,14 +3,16 @@
 
 use actix_web::{HttpResponse, web};
 use domain::audit::{ChainReport, SigningKeyInfo, SigningKeys};
+use domain::revocation::{RevocationAnswer, RevocationQuery};
 use platform::auth::RequireScope;
 use platform::auth::scopes::Internal;
+use platform::extract::Json;
 use platform::{ApiError, ApiResult};
 use time::OffsetDateTime;
 
 use super::path_id;
 use crate::audit::verify;
-use crate::repo::{audit as audit_repo, keys as keys_repo};
+use crate::repo::{audit as audit_repo, keys as keys_repo, revocations};
 use crate::startup::State;
 
 /// `GET /internal/v1/audit/integrity/{tenant}`: the latest background verification of the
@@ -69,4 +71,18 @@ pub async fn signing_keys(state: State, _auth: RequireScope<Internal>) -> ApiRes
         keys,
         rotation_interval_secs: state.config.keys.rotation_interval.as_secs(),
     }))
+}
+
+/// `POST /internal/v1/revocations/check`: whether a token is revoked, from PostgreSQL (the
+/// other services ask when Redis cannot answer).
+pub async fn revocation_check(
+    state: State,
+    _auth: RequireScope<Internal>,
+    Json(q): Json<RevocationQuery>,
+) -> ApiResult<HttpResponse> {
+    let c = state.core.db.get().await?;
+    let issued = OffsetDateTime::from_unix_timestamp_nanos(i128::from(q.issued_at_ms) * 1_000_000)
+        .map_err(|_| ApiError::invalid_field("issued_at_ms", "is out of range"))?;
+    let revoked = revocations::covers(&c, &q.jti, &q.sub, &q.client_id, issued).await?;
+    Ok(HttpResponse::Ok().json(RevocationAnswer { revoked }))
 }

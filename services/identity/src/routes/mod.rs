@@ -86,6 +86,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
             "/internal/v1/signing-keys",
             web::get().to(internal::signing_keys),
         )
+        .route(
+            "/internal/v1/revocations/check",
+            web::post().to(internal::revocation_check),
+        )
         // Audit log.
         .route("/api/v1/audit", web::get().to(audit::list))
         .route("/api/v1/audit/verify", web::get().to(audit::verify))

@@ -1,0 +1,24 @@
+//! `POST /internal/v1/revocations/check`: how services other than identity learn whether a
+//! token is revoked when Redis cannot tell them.
+
+use serde::{Deserialize, Serialize};
+
+/// The token in question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationQuery {
+    /// Its `jti`.
+    pub jti: String,
+    /// Its `sub`.
+    pub sub: String,
+    /// Its `client_id`.
+    pub client_id: String,
+    /// When it was issued, Unix milliseconds.
+    pub issued_at_ms: i64,
+}
+
+/// The answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationAnswer {
+    /// Whether a revocation covers the token.
+    pub revoked: bool,
+}
