@@ -265,3 +265,46 @@ async fn out_of_order_commits_never_make_a_reader_skip_an_event() {
     assert_eq!(unique.len(), seen.len(), "an event was delivered twice");
     assert_eq!(unique, committed, "the reader skipped or invented events");
 }
+
+#[tokio::test]
+async fn every_internal_route_refuses_anything_but_a_service_token() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(&env, &[]).await;
+    let w = world(&id, "Internal").await;
+    let service = service_token(&id, "analytics").await;
+    let tenant = &w.tenant.id;
+    let check = serde_json::json!({"jti": "x", "sub": "y", "client_id": "z", "issued_at_ms": 0});
+    let routes = [
+        (reqwest::Method::GET, "/internal/v1/events".to_owned()),
+        (
+            reqwest::Method::GET,
+            format!("/internal/v1/audit/integrity/{tenant}"),
+        ),
+        (reqwest::Method::GET, "/internal/v1/signing-keys".to_owned()),
+        (
+            reqwest::Method::POST,
+            "/internal/v1/revocations/check".to_owned(),
+        ),
+    ];
+    for (method, path) in &routes {
+        let send = |token: Option<&str>| {
+            let mut req = id.app.client.request(method.clone(), path).json(&check);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            id.app.client.send(req)
+        };
+        assert_eq!(
+            send(None).await.unwrap().status,
+            401,
+            "{path} without a token"
+        );
+        assert_eq!(
+            send(Some(&w.admin)).await.unwrap().status,
+            403,
+            "{path} with a tenant token"
+        );
+        let ok = send(Some(&service)).await.unwrap();
+        assert_eq!(ok.status, 200, "{path} with a service token: {}", ok.body);
+    }
+}
