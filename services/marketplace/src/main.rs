@@ -1,12 +1,13 @@
-//! The `marketplace` binary: `serve` (default), `migrate`, `validate-config`.
+//! The `marketplace` binary: `serve` (default), `migrate`, `validate-config`, `rebuild`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
-/// mimalloc: the token hot path allocates a lot of short-lived buffers.
+/// mimalloc: many short-lived buffers per request.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use platform::cli::Command;
 
 /// Marketplace service: a public, searchable read projection of agents built from identity's change feed.
@@ -14,10 +15,54 @@ use platform::cli::Command;
 #[command(name = "marketplace", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    #[command(flatten)]
+    Shared(Command),
+    /// Empty the projection and rebuild it from the start of identity's change feed.
+    Rebuild,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    platform::cli::run::<marketplace::Service>(cli.command.unwrap_or(Command::Serve))
+    let cmd = match cli.command.unwrap_or(Cmd::Shared(Command::Serve)) {
+        Cmd::Shared(c) => return platform::cli::run::<marketplace::Service>(c),
+        other => other,
+    };
+    let env = platform::config::Env::from_process();
+    let config = match platform::cli::load_config::<marketplace::Service>(&env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rt = match platform::cli::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let output = rt.block_on(async {
+        let guard = platform::telemetry::init("marketplace", &config.common.telemetry)?;
+        let out = match cmd {
+            Cmd::Rebuild => marketplace::rebuild(&config)
+                .await
+                .map(|()| serde_json::json!({"rebuilding": true})),
+            Cmd::Shared(_) => unreachable!("handled above"),
+        };
+        guard.shutdown();
+        out
+    });
+    match output {
+        Ok(v) => {
+            let _ = writeln!(std::io::stdout(), "{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,6 @@
+//! All SQL of the marketplace. Every table lives in the `marketplace` schema (first on the
+//! connections' search path); nothing here reads another service's schema.
+
+pub mod listings;
+pub mod search;
+pub mod versions;

@@ -1,0 +1,73 @@
+//! `GET /api/v1/marketplace/agents?q=&agent_type=&capability=&tag=&publisher=&cursor=&limit=`.
+
+use actix_web::{HttpRequest, HttpResponse};
+use platform::extract::Query;
+use platform::{ApiError, ApiResult};
+use tokio_postgres::error::SqlState;
+
+use crate::cache::Cached;
+use crate::http_cache;
+use crate::repo::search as repo;
+use crate::search::{SearchParams, SearchRequest, encode_cursor};
+use crate::startup::{AppState, State};
+
+/// Full-text search and filters, one keyset page at a time: `{"data": [...], "next_cursor"}`.
+pub async fn search(
+    state: State,
+    req: HttpRequest,
+    Query(params): Query<SearchParams>,
+) -> ApiResult<HttpResponse> {
+    let search = params.parse()?;
+    let page = state
+        .cache
+        .get_or_fill(search.cache_key(), &search.filter, || run(&state, &search))
+        .await?;
+    Ok(http_cache::respond(
+        &req,
+        page.body.clone(),
+        &page.etag,
+        state.config.max_age_secs,
+    ))
+}
+
+async fn run(state: &AppState, search: &SearchRequest) -> Result<Cached, ApiError> {
+    let mut hits = {
+        let mut c = state.core.db.get().await?;
+        repo::search(
+            &mut c,
+            search,
+            search.limit + 1,
+            state.config.search_timeout,
+        )
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&SqlState::QUERY_CANCELED) {
+                ApiError::unavailable(
+                    "search_timeout",
+                    "the search took too long; add words or filters to narrow it",
+                    1,
+                )
+            } else {
+                ApiError::from(e)
+            }
+        })?
+    };
+    let ids = hits.iter().map(|h| h.listing.id).collect();
+    let more = hits.len() as i64 > search.limit;
+    hits.truncate(search.limit as usize);
+    let next_cursor = hits
+        .last()
+        .filter(|_| more)
+        .map(|h| encode_cursor(&search.filter, h.key));
+    let data: Vec<_> = hits
+        .iter()
+        .map(|h| h.listing.summary(&state.public_base))
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({"data": data, "next_cursor": next_cursor}))
+        .map_err(ApiError::internal)?;
+    Ok(Cached {
+        etag: http_cache::etag_of(&body),
+        body: body.into(),
+        ids,
+    })
+}
