@@ -10,6 +10,7 @@ pub mod projection;
 pub mod repo;
 mod routes;
 pub mod search;
+pub mod seed;
 pub mod startup;
 
 pub use config::Config;
@@ -54,6 +55,23 @@ async fn tool_db(config: &Config, name: &str) -> anyhow::Result<platform::db::Db
     let db = platform::db::Db::new(&config.common.database, "marketplace", name)?;
     platform::db::ensure_migrated(&db, "marketplace", &migrations()).await?;
     Ok(db)
+}
+
+/// `marketplace seed`: inserts `count` synthetic listings (see [`seed`]).
+pub async fn seed_listings(
+    config: &Config,
+    count: u64,
+    batch: usize,
+    seed: u64,
+) -> anyhow::Result<seed::Report> {
+    let db = tool_db(config, "marketplace-seed").await?;
+    seed::seed(&db, &seed::did_host(&config.common), count, batch, seed).await
+}
+
+/// `marketplace seed --purge`: deletes every synthetic listing.
+pub async fn purge_listings(config: &Config, batch: usize) -> anyhow::Result<seed::Report> {
+    let db = tool_db(config, "marketplace-seed").await?;
+    seed::purge(&db, batch).await
 }
 
 /// `marketplace rebuild`: empties the projection and makes every running instance read the

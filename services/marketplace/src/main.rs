@@ -1,4 +1,5 @@
-//! The `marketplace` binary: `serve` (default), `migrate`, `validate-config`, `rebuild`.
+//! The `marketplace` binary: `serve` (default), `migrate`, `validate-config`, `seed`,
+//! `rebuild`.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -22,6 +23,22 @@ struct Cli {
 enum Cmd {
     #[command(flatten)]
     Shared(Command),
+    /// Insert synthetic listings for benchmarks (never in production); prints
+    /// {"listings": n, "seconds": s}.
+    Seed {
+        /// How many listings.
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// Listings per transaction.
+        #[arg(long, default_value_t = 2_000)]
+        batch_size: usize,
+        /// Seed of the generator: the same seed gives the same catalogue.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Delete the synthetic listings instead.
+        #[arg(long)]
+        purge: bool,
+    },
     /// Empty the projection and rebuild it from the start of identity's change feed.
     Rebuild,
 }
@@ -47,6 +64,21 @@ fn main() -> ExitCode {
     let output = rt.block_on(async {
         let guard = platform::telemetry::init("marketplace", &config.common.telemetry)?;
         let out = match cmd {
+            Cmd::Seed {
+                purge: true,
+                batch_size,
+                ..
+            } => marketplace::purge_listings(&config, batch_size)
+                .await
+                .map(|r| serde_json::json!(r)),
+            Cmd::Seed {
+                count,
+                batch_size,
+                seed,
+                ..
+            } => marketplace::seed_listings(&config, count, batch_size, seed)
+                .await
+                .map(|r| serde_json::json!(r)),
             Cmd::Rebuild => marketplace::rebuild(&config)
                 .await
                 .map(|()| serde_json::json!({"rebuilding": true})),

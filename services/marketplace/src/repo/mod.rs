@@ -3,4 +3,5 @@
 
 pub mod listings;
 pub mod search;
+pub mod seed;
 pub mod versions;

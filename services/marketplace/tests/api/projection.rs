@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use testkit::eventually;
 
-use crate::helpers::{Stack, WITHIN, agent, ids, search, spawn};
+use crate::helpers::{Stack, WITHIN, agent, ids, search, shows, spawn};
 
 /// Every listing row, without the cache-invalidation stamp (a rebuild writes new versions).
 async fn snapshot(s: &Stack) -> Vec<Value> {
@@ -181,4 +181,49 @@ async fn count(s: &Stack, table: &str) -> i64 {
         .await
         .unwrap()
         .get(0)
+}
+
+#[tokio::test]
+async fn seeded_listings_are_searchable_and_purged() {
+    let s = Stack::start(&[]).await;
+    let p = s.publisher("Real Labs").await;
+    let real = s.register(&p, "Real Invoice Extractor", json!({})).await;
+    assert!(shows(&s.market, "q=invoice", &real, true).await);
+
+    let config = marketplace::Config::from_env(&s.market_config(&[])).unwrap();
+    let report = marketplace::seed_listings(&config, 1_500, 400, 7)
+        .await
+        .unwrap();
+    assert_eq!(report.listings, 1_500);
+    assert_eq!(count(&s, "marketplace.listings").await, 1_501);
+    // The cached answer learns of them.
+    let grown = eventually(WITHIN, || async {
+        let n = search(&s.market, "q=invoice&limit=100").await.json()["data"]
+            .as_array()?
+            .len();
+        (n > 1).then_some(n)
+    })
+    .await;
+    assert!(grown.is_some(), "seeded listings do not show");
+    let page = search(&s.market, "limit=100").await;
+    assert_eq!(ids(&page).len(), 100);
+    assert!(page.json()["next_cursor"].is_string());
+    let first = &page.json()["data"][0];
+    assert!(
+        first["did"]
+            .as_str()
+            .unwrap()
+            .starts_with("did:web:localhost%3A8080:agents:")
+    );
+
+    let purged = marketplace::purge_listings(&config, 500).await.unwrap();
+    assert_eq!(purged.listings, 1_500);
+    assert_eq!(count(&s, "marketplace.listings").await, 1);
+    assert!(shows(&s.market, "q=invoice&limit=100", &real, true).await);
+    let only = eventually(WITHIN, || async {
+        let res = search(&s.market, "q=invoice&limit=100").await;
+        (ids(&res) == [real.clone()]).then_some(())
+    })
+    .await;
+    assert!(only.is_some(), "purged listings still show");
 }
