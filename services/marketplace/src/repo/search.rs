@@ -131,7 +131,7 @@ pub async fn search(
     let (sql, params) = build(&values, &exact, &rank);
     let tx = client.build_transaction().read_only(true).start().await?;
     tx.batch_execute(&format!(
-        "SET LOCAL jit = off; SET LOCAL statement_timeout = {}",
+        "SET LOCAL jit = off; SET LOCAL client_min_messages = warning; SET LOCAL statement_timeout = {}",
         timeout.as_millis()
     ))
     .await?;

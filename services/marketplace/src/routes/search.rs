@@ -3,13 +3,22 @@
 use actix_web::{HttpRequest, HttpResponse};
 use platform::extract::Query;
 use platform::{ApiError, ApiResult};
+use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
 use crate::cache::Cached;
 use crate::http_cache;
+use crate::listing::ListingDto;
 use crate::repo::search as repo;
 use crate::search::{SearchParams, SearchRequest, encode_cursor};
 use crate::startup::{AppState, State};
+
+/// A page of results.
+#[derive(Debug, Serialize)]
+struct Page<'a> {
+    data: Vec<ListingDto<'a>>,
+    next_cursor: Option<String>,
+}
 
 /// Full-text search and filters, one keyset page at a time: `{"data": [...], "next_cursor"}`.
 pub async fn search(
@@ -59,12 +68,14 @@ async fn run(state: &AppState, search: &SearchRequest) -> Result<Cached, ApiErro
         .last()
         .filter(|_| more)
         .map(|h| encode_cursor(&search.filter, h.key));
-    let data: Vec<_> = hits
-        .iter()
-        .map(|h| h.listing.summary(&state.public_base))
-        .collect();
-    let body = serde_json::to_vec(&serde_json::json!({"data": data, "next_cursor": next_cursor}))
-        .map_err(ApiError::internal)?;
+    let page = Page {
+        data: hits
+            .iter()
+            .map(|h| h.listing.summary(&state.public_base))
+            .collect(),
+        next_cursor,
+    };
+    let body = serde_json::to_vec(&page).map_err(ApiError::internal)?;
     Ok(Cached {
         etag: http_cache::etag_of(&body),
         body: body.into(),

@@ -79,6 +79,14 @@ fn plural(word: &str) -> String {
     }
 }
 
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "An"
+    } else {
+        "A"
+    }
+}
+
 fn title(words: &str) -> String {
     words
         .split([' ', '-'])
@@ -142,7 +150,8 @@ impl Generator {
         let (industry, quality) = (r.pick(INDUSTRIES), r.pick(QUALITIES));
         match r.below(6) {
             0 => format!(
-                "A {noun} for {objects}: takes {} and turns them into {}. Built for {industry} teams that need {quality}.",
+                "{} {noun} for {objects}: takes {} and turns them into {}. Built for {industry} teams that need {quality}.",
+                article(noun),
                 r.pick(SOURCES),
                 r.pick(TARGETS)
             ),
