@@ -35,20 +35,21 @@ pub async fn current(c: &impl GenericClient) -> Result<(i64, i64), tokio_postgre
     Ok((r.get(0), r.get(1)))
 }
 
-/// Ids of listings written by versions in `(after, upto]`, at most `limit`.
+/// Listings written by versions in `(after, upto]`, at most `limit`: `(id, visible)`.
 pub async fn changed(
     c: &impl GenericClient,
     after: i64,
     upto: i64,
     limit: i64,
-) -> Result<Vec<Uuid>, tokio_postgres::Error> {
+) -> Result<Vec<(Uuid, bool)>, tokio_postgres::Error> {
     let stmt = c
         .prepare_cached(
-            "SELECT id FROM listings WHERE changed_version > $1 AND changed_version <= $2 LIMIT $3",
+            "SELECT id, visible FROM listings
+              WHERE changed_version > $1 AND changed_version <= $2 LIMIT $3",
         )
         .await?;
     let rows = c.query(&stmt, &[&after, &upto, &limit]).await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Which of `filters` select a visible listing written by versions in `(after, upto]`
