@@ -1,24 +1,26 @@
 //! A per-instance cache of search responses, invalidated by what actually changed.
 //!
 //! Entries are keyed by the normal form of the request ([`crate::search::SearchRequest::cache_key`])
-//! and hold the body, its ETag and the ids of every row the query fetched. Concurrent misses
-//! of one key run one query. Every `MARKETPLACE_CACHE_POLL_MS` the instance reads
-//! `listing_version`; when it moved, it drops
-//! - every entry still being filled (its query may predate the change),
-//! - every entry that fetched a changed listing (removed, hidden or edited),
-//! - every entry whose filters select a changed listing that is now visible (it may belong
-//!   in the page), asked of PostgreSQL with the search's own predicate,
+//! and hold the body, its ETag, the ids of every row the query fetched, and the listing
+//! version the response is exact for (read in the query's own snapshot). Concurrent misses of
+//! one key share one query, if it started less than [`JOIN_WITHIN`] ago. Every
+//! `MARKETPLACE_CACHE_POLL_MS` the instance reads `listing_version` and checks each entry
+//! against the listings changed since its version: it drops
+//! - the entries that fetched a changed listing (removed, hidden or edited),
+//! - the entries whose filters select a changed listing that is now visible and whose sort key
+//!   falls within the page (after the request's cursor, before the last row the query
+//!   fetched), asked of PostgreSQL with the search's own predicate and order,
 //!
-//! and everything after a rebuild, a purge, or more changes than it can match cheaply
-//! ([`MAX_CHANGES`], [`MAX_MATCHES`]).
-//! Whatever else it holds is still exact, so a popular broad query is recomputed only when a
-//! listing it shows or could show changes, not every second. Entries are served only while
-//! the last check succeeded within [`STALE_AFTER`]; a listing therefore leaves cached
-//! responses at most the feed's delay plus one poll after its change (about 0.3 s), and never
-//! more than 1 s late even when the checks fail.
+//! and everything after a rebuild or a purge, or when there are more changes than it can
+//! match cheaply ([`MAX_CHANGES`], [`MAX_MATCHES`]). The others are exact for the new
+//! version. So a popular broad query is recomputed only when a listing it shows or could show
+//! changes, not every second. Entries are served only while the last check succeeded within
+//! [`STALE_AFTER`]; a change leaves cached responses about one poll after the projection
+//! applies it, or, for a response whose query was still running, one poll after that query.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -36,10 +38,12 @@ use crate::search::SearchFilter;
 
 /// Longest time entries are served after the last successful check for changes.
 pub const STALE_AFTER: Duration = Duration::from_secs(1);
-/// More changes than this between two checks clear the cache instead of being matched.
+/// A request waits for a running query of its key only if that query started this recently.
+pub const JOIN_WITHIN: Duration = Duration::from_secs(1);
+/// More changes than this to check at once clear the cache instead.
 pub const MAX_CHANGES: i64 = 256;
-/// Cached entries × visible changed listings above this clear the cache instead: matching
-/// costs about a microsecond per pair in PostgreSQL (4096 entries × 5 changes: 20 ms).
+/// Entries × visible changed listings above this clear the cache instead: matching costs
+/// about a microsecond per pair in PostgreSQL (4096 entries × 5 changes: 20 ms).
 pub const MAX_MATCHES: usize = 65_536;
 
 /// A cached response.
@@ -51,6 +55,34 @@ pub struct Cached {
     pub etag: String,
     /// Every listing the query fetched (the page and its look-ahead row).
     pub ids: Vec<Uuid>,
+    /// The range of the result order the page covers: after the request's cursor, down to
+    /// the last row fetched when the query filled its limit (else to the end).
+    pub range: versions::PageRange,
+    /// The listing version the response is exact for.
+    as_of: AtomicI64,
+}
+
+impl Cached {
+    /// A response computed in the snapshot of listing version `version`.
+    pub fn new(
+        body: Bytes,
+        etag: String,
+        ids: Vec<Uuid>,
+        range: versions::PageRange,
+        version: i64,
+    ) -> Self {
+        Self {
+            body,
+            etag,
+            ids,
+            range,
+            as_of: AtomicI64::new(version),
+        }
+    }
+
+    fn as_of(&self) -> i64 {
+        self.as_of.load(Ordering::Relaxed)
+    }
 }
 
 type Cell = Arc<OnceCell<Arc<Cached>>>;
@@ -60,16 +92,20 @@ struct Slot {
     filter: SearchFilter,
     cell: Cell,
     used: u64,
+    created: Instant,
 }
 
 #[derive(Debug, Default)]
 struct State {
     slots: HashMap<String, Slot>,
     clock: u64,
-    /// The listing version every entry reflects.
+    /// The last listing version checked.
     known: i64,
     checked: Option<Instant>,
 }
+
+/// A ready entry taken for checking.
+type Entry = (String, SearchFilter, Cell, Arc<Cached>);
 
 /// The cache of one instance.
 #[derive(Debug)]
@@ -102,6 +138,37 @@ impl ResponseCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The slot's cell for `key`, a new one when there is none or its query is too old to
+    /// join; `None` when the cache is off or its last check is too old.
+    fn cell(&self, key: String, filter: &SearchFilter) -> Option<Cell> {
+        let mut s = self.lock();
+        let fresh = s.checked.is_some_and(|t| t.elapsed() < STALE_AFTER);
+        if self.capacity == 0 || !fresh {
+            return None;
+        }
+        s.clock += 1;
+        let now = s.clock;
+        if let Some(slot) = s.slots.get_mut(&key)
+            && (slot.cell.initialized() || slot.created.elapsed() < JOIN_WITHIN)
+        {
+            slot.used = now;
+            return Some(slot.cell.clone());
+        }
+        if !s.slots.contains_key(&key) && s.slots.len() >= self.capacity {
+            evict_least_recent(&mut s.slots);
+        }
+        let cell = Cell::default();
+        let slot = Slot {
+            filter: filter.clone(),
+            cell: cell.clone(),
+            used: now,
+            created: Instant::now(),
+        };
+        s.slots.insert(key, slot);
+        self.entries.set(s.slots.len() as f64);
+        Some(cell)
+    }
+
     /// The cached response of `key`, or `fill`'s, cached when the cache is usable.
     pub async fn get_or_fill<F, Fut>(
         &self,
@@ -113,37 +180,7 @@ impl ResponseCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Cached, ApiError>>,
     {
-        let cell = {
-            let mut s = self.lock();
-            let fresh = s.checked.is_some_and(|t| t.elapsed() < STALE_AFTER);
-            if self.capacity > 0 && fresh {
-                s.clock += 1;
-                let now = s.clock;
-                Some(match s.slots.get_mut(&key) {
-                    Some(slot) => {
-                        slot.used = now;
-                        slot.cell.clone()
-                    }
-                    None => {
-                        if s.slots.len() >= self.capacity {
-                            evict_least_recent(&mut s.slots);
-                        }
-                        let cell = Cell::default();
-                        let slot = Slot {
-                            filter: filter.clone(),
-                            cell: cell.clone(),
-                            used: now,
-                        };
-                        s.slots.insert(key, slot);
-                        self.entries.set(s.slots.len() as f64);
-                        cell
-                    }
-                })
-            } else {
-                None
-            }
-        };
-        let Some(cell) = cell else {
+        let Some(cell) = self.cell(key, filter) else {
             self.misses.increment(1);
             return fill().await.map(Arc::new);
         };
@@ -157,66 +194,44 @@ impl ResponseCache {
             .cloned()
     }
 
-    fn clear(&self, s: &mut State) {
-        self.dropped.increment(s.slots.len() as u64);
-        s.slots.clear();
-    }
-
-    /// Drops the entries that changes since the last check may affect.
+    /// Drops the entries that changes since their version may affect; the others become
+    /// exact for the current version.
     pub async fn check(&self, db: &Db) -> anyhow::Result<()> {
         let c = db.pool().get().await?;
         let (version, reset) = versions::current(&c).await?;
-        let known = {
+        let entries: Vec<Entry> = {
             let mut s = self.lock();
-            let start_over = reset > s.known || version < s.known || s.slots.is_empty();
-            if version != s.known && start_over {
+            if reset > s.known || version < s.known {
                 self.clear(&mut s);
-                s.known = version;
             }
-            if version == s.known {
-                s.checked = Some(Instant::now());
-                self.entries.set(s.slots.len() as f64);
-                return Ok(());
-            }
-            s.known
+            s.slots
+                .iter()
+                .filter_map(|(k, slot)| {
+                    let e = slot.cell.get().filter(|e| e.as_of() < version)?;
+                    Some((k.clone(), slot.filter.clone(), slot.cell.clone(), e.clone()))
+                })
+                .collect()
         };
-        let changed = versions::changed(&c, known, version, MAX_CHANGES + 1).await?;
-        let visible = changed.iter().filter(|(_, v)| *v).count();
-        let candidates: Vec<(String, SearchFilter, Cell)> = {
-            let mut s = self.lock();
-            if changed.len() as i64 > MAX_CHANGES || s.slots.len() * visible > MAX_MATCHES {
-                self.clear(&mut s);
-                Vec::new()
+        if let Some(lower) = entries.iter().map(|e| e.3.as_of()).min() {
+            let changed = versions::changed(&c, lower, version, MAX_CHANGES + 1).await?;
+            let visible = changed.iter().filter(|ch| ch.visible).count();
+            if changed.len() as i64 > MAX_CHANGES || entries.len() * visible > MAX_MATCHES {
+                self.clear(&mut self.lock());
             } else {
-                let changed: HashSet<&Uuid> = changed.iter().map(|(id, _)| id).collect();
-                let before = s.slots.len();
-                s.slots.retain(|_, slot| {
-                    slot.cell
-                        .get()
-                        .is_some_and(|c| !c.ids.iter().any(|id| changed.contains(id)))
-                });
-                self.dropped.increment((before - s.slots.len()) as u64);
-                s.slots
-                    .iter()
-                    .map(|(k, slot)| (k.clone(), slot.filter.clone(), slot.cell.clone()))
-                    .collect()
-            }
-        };
-        if visible > 0 && !candidates.is_empty() {
-            let filters: Vec<&SearchFilter> = candidates.iter().map(|(_, f, _)| f).collect();
-            let affected = versions::matching(&c, known, version, &filters).await?;
-            let mut s = self.lock();
-            for i in affected {
-                let Some((key, _, cell)) = candidates.get(i) else {
-                    continue;
-                };
-                // A slot made since the candidates were taken already reflects the change.
-                if s.slots
-                    .get(key)
-                    .is_some_and(|slot| Arc::ptr_eq(&slot.cell, cell))
-                {
-                    s.slots.remove(key);
-                    self.dropped.increment(1);
+                let stale = self.affected(&c, &entries, &changed, version).await?;
+                let mut s = self.lock();
+                for (i, (key, _, cell, entry)) in entries.iter().enumerate() {
+                    // A slot made since the entries were taken is not the one checked.
+                    let same = s.slots.get(key).is_some_and(|x| Arc::ptr_eq(&x.cell, cell));
+                    if !same {
+                        continue;
+                    }
+                    if stale.contains(&i) {
+                        s.slots.remove(key);
+                        self.dropped.increment(1);
+                    } else {
+                        entry.as_of.fetch_max(version, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -225,6 +240,49 @@ impl ResponseCache {
         s.checked = Some(Instant::now());
         self.entries.set(s.slots.len() as f64);
         Ok(())
+    }
+
+    /// Indexes of `entries` that the `changed` listings affect.
+    async fn affected(
+        &self,
+        c: &impl platform::db::GenericClient,
+        entries: &[Entry],
+        changed: &[versions::Change],
+        version: i64,
+    ) -> anyhow::Result<Vec<usize>> {
+        let at: HashMap<Uuid, i64> = changed.iter().map(|ch| (ch.id, ch.version)).collect();
+        let mut stale = Vec::new();
+        let mut to_match = Vec::new();
+        for (i, (_, filter, _, e)) in entries.iter().enumerate() {
+            let as_of = e.as_of();
+            if e.ids
+                .iter()
+                .any(|id| at.get(id).is_some_and(|v| *v > as_of))
+            {
+                stale.push(i);
+            } else if changed.iter().any(|ch| ch.visible && ch.version > as_of) {
+                to_match.push((i, filter, &e.range, as_of));
+            }
+        }
+        if !to_match.is_empty() {
+            let filters: Vec<versions::Watch<'_>> = to_match
+                .iter()
+                .map(|(_, filter, range, since)| versions::Watch {
+                    filter,
+                    range,
+                    since: *since,
+                })
+                .collect();
+            for k in versions::matching(c, version, &filters).await? {
+                stale.extend(to_match.get(k).map(|(i, _, _, _)| *i));
+            }
+        }
+        Ok(stale)
+    }
+
+    fn clear(&self, s: &mut State) {
+        self.dropped.increment(s.slots.len() as u64);
+        s.slots.clear();
     }
 
     /// Runs [`ResponseCache::check`] every `every` until `stop` is cancelled.

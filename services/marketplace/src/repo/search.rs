@@ -4,15 +4,17 @@
 //! with the indexes that fit it (full text: GIN on `search`; no text: the partial
 //! `(created_at, id)` index, or its per-type and per-publisher variants). It runs as an
 //! unnamed statement (`query_typed`: one round trip, always planned with the actual values,
-//! which matters for text-search selectivity), in a read-only transaction that turns JIT
-//! compilation off (it would cost more than it saves on these queries) and bounds the
-//! statement's time. [`crate::repo::versions::matching`] repeats the predicate for cache
+//! which matters for text-search selectivity), in a read-only, repeatable-read transaction
+//! that turns JIT compilation off (it would cost more than it saves on these queries), bounds
+//! the statement's time, and reads the listing version of the same snapshot (what the
+//! response cache checks the result against). [`crate::repo::versions::matching`] repeats the predicate for cache
 //! invalidation: keep both in step.
 
 use std::time::Duration;
 
 use platform::db::Client;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{IsolationLevel, SimpleQueryMessage};
 
 use super::listings::{COLUMNS, row};
 use crate::listing::Listing;
@@ -111,13 +113,13 @@ fn build<'a>(
     (sql, p)
 }
 
-/// Up to `fetch` results of `req` after its cursor.
+/// Up to `fetch` results of `req` after its cursor, and the listing version they reflect.
 pub async fn search(
     client: &mut Client,
     req: &SearchRequest,
     fetch: i64,
     timeout: Duration,
-) -> Result<Vec<Hit>, tokio_postgres::Error> {
+) -> Result<(i64, Vec<Hit>), tokio_postgres::Error> {
     let values = Values {
         filter: &req.filter,
         agent_type: req.filter.agent_type.map(domain::AgentType::as_str),
@@ -129,16 +131,30 @@ pub async fn search(
         _ => (false, 0.0),
     };
     let (sql, params) = build(&values, &exact, &rank);
-    let tx = client.build_transaction().read_only(true).start().await?;
-    tx.batch_execute(&format!(
-        "SET LOCAL jit = off; SET LOCAL client_min_messages = warning; SET LOCAL statement_timeout = {}",
-        timeout.as_millis()
-    ))
-    .await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let setup = tx
+        .simple_query(&format!(
+            "SET LOCAL jit = off; SET LOCAL client_min_messages = warning;
+             SET LOCAL statement_timeout = {}; SELECT version FROM listing_version",
+            timeout.as_millis()
+        ))
+        .await?;
+    let version = setup
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0)?.parse::<i64>().ok(),
+            _ => None,
+        })
+        .unwrap_or(0);
     let rows = tx.query_typed(&sql, &params.list).await?;
     tx.commit().await?;
     let ranked = req.filter.text.is_some();
-    Ok(rows
+    let hits = rows
         .iter()
         .map(|r| {
             let listing = row(r);
@@ -156,5 +172,6 @@ pub async fn search(
             };
             Hit { listing, key }
         })
-        .collect())
+        .collect();
+    Ok((version, hits))
 }

@@ -10,6 +10,7 @@ use crate::cache::Cached;
 use crate::http_cache;
 use crate::listing::ListingDto;
 use crate::repo::search as repo;
+use crate::repo::versions::PageRange;
 use crate::search::{SearchParams, SearchRequest, encode_cursor};
 use crate::startup::{AppState, State};
 
@@ -40,7 +41,7 @@ pub async fn search(
 }
 
 async fn run(state: &AppState, search: &SearchRequest) -> Result<Cached, ApiError> {
-    let mut hits = {
+    let (version, mut hits) = {
         let mut c = state.core.db.get().await?;
         repo::search(
             &mut c,
@@ -63,6 +64,10 @@ async fn run(state: &AppState, search: &SearchRequest) -> Result<Cached, ApiErro
     };
     let ids = hits.iter().map(|h| h.listing.id).collect();
     let more = hits.len() as i64 > search.limit;
+    let range = PageRange {
+        after: search.after,
+        last: hits.last().filter(|_| more).map(|h| h.key),
+    };
     hits.truncate(search.limit as usize);
     let next_cursor = hits
         .last()
@@ -76,9 +81,6 @@ async fn run(state: &AppState, search: &SearchRequest) -> Result<Cached, ApiErro
         next_cursor,
     };
     let body = serde_json::to_vec(&page).map_err(ApiError::internal)?;
-    Ok(Cached {
-        etag: http_cache::etag_of(&body),
-        body: body.into(),
-        ids,
-    })
+    let etag = http_cache::etag_of(&body);
+    Ok(Cached::new(body.into(), etag, ids, range, version))
 }

@@ -127,6 +127,72 @@ async fn every_instance_drops_a_changed_listing_from_its_cached_responses() {
     }
 }
 
+#[tokio::test]
+async fn a_cached_page_learns_of_a_listing_that_sorts_into_it_and_ignores_one_below_it() {
+    let s = Stack::start(&[]).await;
+    let p = s.publisher("Range Labs").await;
+    for i in 0..5 {
+        let body = agent("Finds numbat dens.", json!({"tags": ["numbat"]}));
+        s.register(&p, &format!("Numbat Finder {i}"), body).await;
+    }
+    s.caught_up().await;
+    let first = search(&s.market, "q=numbat&limit=2").await;
+    let cursor = first.json()["next_cursor"].as_str().unwrap().to_owned();
+    let second_page = format!("q=numbat&limit=2&cursor={cursor}");
+    let second = search(&s.market, &second_page).await;
+    search(&s.market, "tag=numbat&limit=2").await;
+
+    // Ranks below every cached page: no cached page changes.
+    let low = s
+        .register(
+            &p,
+            "Plain Finder",
+            agent("Mentions a numbat once.", json!({})),
+        )
+        .await;
+    assert!(shows(&s.market, "q=numbat&limit=100", &low, true).await);
+    let misses = metric(&s.market, "result=\"miss\"").await;
+    assert_eq!(search(&s.market, "q=numbat&limit=2").await.body, first.body);
+    assert_eq!(search(&s.market, &second_page).await.body, second.body);
+    assert_eq!(
+        metric(&s.market, "result=\"miss\"").await,
+        misses,
+        "a page was recomputed"
+    );
+
+    // An exact name match sorts first; a newer listing is the newest.
+    let top = s
+        .register(
+            &p,
+            "Numbat",
+            agent("The numbat one.", json!({"tags": ["numbat"]})),
+        )
+        .await;
+    assert!(
+        shows(&s.market, "q=numbat&limit=2", &top, true).await,
+        "page 1 kept its old answer"
+    );
+    assert_eq!(ids(&search(&s.market, "q=numbat&limit=2").await)[0], top);
+    assert!(shows(&s.market, "tag=numbat&limit=2", &top, true).await);
+    // A listing that sorts into the second page shows there.
+    let onto_second = ids(&second)[0].clone();
+    s.patch(
+        &p,
+        &onto_second,
+        json!({"description": "Edited numbat finder."}),
+    )
+    .await;
+    let edited = eventually(WITHIN, || async {
+        let res = search(&s.market, &second_page).await;
+        res.body.contains("Edited numbat finder.").then_some(())
+    })
+    .await;
+    assert!(
+        edited.is_some(),
+        "the second page kept an edited listing's old text"
+    );
+}
+
 async fn metric(app: &testkit::TestApp<marketplace::State>, label: &str) -> f64 {
     let body = app.client.get("/metrics").await.unwrap().body;
     body.lines()
