@@ -3,7 +3,8 @@
 //! Entries are keyed by the normal form of the request ([`crate::search::SearchRequest::cache_key`])
 //! and hold the body, its ETag, the ids of every row the query fetched, and the listing
 //! version the response is exact for (read in the query's own snapshot). Concurrent misses of
-//! one key share one query, if it started less than [`JOIN_WITHIN`] ago. Every
+//! one key share one query, unless it took its snapshot more than [`JOIN_WITHIN`] ago (a
+//! query still waiting for its turn is always joined). Every
 //! `MARKETPLACE_CACHE_POLL_MS` the instance reads `listing_version` and checks each entry
 //! against the listings changed since its version: it drops
 //! - the entries that fetched a changed listing (removed, hidden or edited),
@@ -21,11 +22,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use metrics::{Counter, Gauge};
+use metrics::{Counter, Gauge, Histogram};
 use platform::ApiError;
 use platform::db::Db;
 use platform::telemetry::Metrics;
@@ -38,7 +39,8 @@ use crate::search::SearchFilter;
 
 /// Longest time entries are served after the last successful check for changes.
 pub const STALE_AFTER: Duration = Duration::from_secs(1);
-/// A request waits for a running query of its key only if that query started this recently.
+/// A request waits for a running query of its key only if that query took its snapshot this
+/// recently.
 pub const JOIN_WITHIN: Duration = Duration::from_secs(1);
 /// More changes than this to check at once clear the cache instead.
 pub const MAX_CHANGES: i64 = 256;
@@ -87,12 +89,27 @@ impl Cached {
 
 type Cell = Arc<OnceCell<Arc<Cached>>>;
 
+/// Handed to a fill, which marks when its query takes its snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Started(Arc<OnceLock<Instant>>);
+
+impl Started {
+    /// The query is about to run.
+    pub fn now(&self) {
+        let _ = self.0.set(Instant::now());
+    }
+
+    fn too_old(&self) -> bool {
+        self.0.get().is_some_and(|t| t.elapsed() >= JOIN_WITHIN)
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     filter: SearchFilter,
     cell: Cell,
     used: u64,
-    created: Instant,
+    started: Started,
 }
 
 #[derive(Debug, Default)]
@@ -116,6 +133,7 @@ pub struct ResponseCache {
     misses: Counter,
     dropped: Counter,
     entries: Gauge,
+    check_time: Histogram,
 }
 
 impl ResponseCache {
@@ -129,6 +147,7 @@ impl ResponseCache {
             misses: metrics.counter(name, &[("result", "miss")]),
             dropped: metrics.counter("agentidp_marketplace_cache_invalidations_total", &[]),
             entries: metrics.gauge("agentidp_marketplace_cache_entries", &[]),
+            check_time: metrics.histogram("agentidp_marketplace_cache_check_seconds", &[]),
         }
     }
 
@@ -140,7 +159,7 @@ impl ResponseCache {
 
     /// The slot's cell for `key`, a new one when there is none or its query is too old to
     /// join; `None` when the cache is off or its last check is too old.
-    fn cell(&self, key: String, filter: &SearchFilter) -> Option<Cell> {
+    fn cell(&self, key: String, filter: &SearchFilter) -> Option<(Cell, Started)> {
         let mut s = self.lock();
         let fresh = s.checked.is_some_and(|t| t.elapsed() < STALE_AFTER);
         if self.capacity == 0 || !fresh {
@@ -149,24 +168,24 @@ impl ResponseCache {
         s.clock += 1;
         let now = s.clock;
         if let Some(slot) = s.slots.get_mut(&key)
-            && (slot.cell.initialized() || slot.created.elapsed() < JOIN_WITHIN)
+            && (slot.cell.initialized() || !slot.started.too_old())
         {
             slot.used = now;
-            return Some(slot.cell.clone());
+            return Some((slot.cell.clone(), slot.started.clone()));
         }
         if !s.slots.contains_key(&key) && s.slots.len() >= self.capacity {
             evict_least_recent(&mut s.slots);
         }
-        let cell = Cell::default();
+        let (cell, started) = (Cell::default(), Started::default());
         let slot = Slot {
             filter: filter.clone(),
             cell: cell.clone(),
             used: now,
-            created: Instant::now(),
+            started: started.clone(),
         };
         s.slots.insert(key, slot);
         self.entries.set(s.slots.len() as f64);
-        Some(cell)
+        Some((cell, started))
     }
 
     /// The cached response of `key`, or `fill`'s, cached when the cache is usable.
@@ -177,19 +196,19 @@ impl ResponseCache {
         fill: F,
     ) -> Result<Arc<Cached>, ApiError>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Started) -> Fut,
         Fut: Future<Output = Result<Cached, ApiError>>,
     {
-        let Some(cell) = self.cell(key, filter) else {
+        let Some((cell, started)) = self.cell(key, filter) else {
             self.misses.increment(1);
-            return fill().await.map(Arc::new);
+            return fill(Started::default()).await.map(Arc::new);
         };
         if let Some(hit) = cell.get() {
             self.hits.increment(1);
             return Ok(hit.clone());
         }
         self.misses.increment(1);
-        cell.get_or_try_init(|| async { fill().await.map(Arc::new) })
+        cell.get_or_try_init(|| async { fill(started).await.map(Arc::new) })
             .await
             .cloned()
     }
@@ -287,9 +306,6 @@ impl ResponseCache {
 
     /// Runs [`ResponseCache::check`] every `every` until `stop` is cancelled.
     pub fn spawn_checks(self: Arc<Self>, db: Db, every: Duration, stop: CancellationToken) {
-        if self.capacity == 0 {
-            return;
-        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -299,7 +315,10 @@ impl ResponseCache {
                     () = stop.cancelled() => break,
                     _ = tick.tick() => {}
                 }
-                match self.check(&db).await {
+                let started = Instant::now();
+                let checked = self.check(&db).await;
+                self.check_time.record(started.elapsed().as_secs_f64());
+                match checked {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("response cache: checking for changed listings again");

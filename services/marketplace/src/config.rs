@@ -24,6 +24,9 @@ pub struct Config {
     /// `MARKETPLACE_SEARCH_TIMEOUT_MS` (3000): longest a search may run in the database
     /// before it is cancelled (503 `search_timeout`).
     pub search_timeout: Duration,
+    /// `MARKETPLACE_SEARCH_CONCURRENCY` (4): searches one instance runs in the database at
+    /// once; the others wait for a turn (up to the search timeout).
+    pub search_concurrency: usize,
     /// `MARKETPLACE_FEED_PAGE_SIZE` (1000): events per change-feed page.
     pub feed_page_size: u32,
 }
@@ -38,6 +41,7 @@ impl Config {
         let cache_poll = r.millis("MARKETPLACE_CACHE_POLL_MS", 200, 10, 500);
         let max_age_secs = r.u64_in("MARKETPLACE_MAX_AGE_SECS", 1, 0, 3_600) as u32;
         let search_timeout = r.millis("MARKETPLACE_SEARCH_TIMEOUT_MS", 3_000, 10, 60_000);
+        let search_concurrency = r.u64_in("MARKETPLACE_SEARCH_CONCURRENCY", 4, 1, 1_000) as usize;
         let feed_page_size = r.u64_in("MARKETPLACE_FEED_PAGE_SIZE", 1_000, 1, 1_000) as u32;
         r.finish()?;
         Ok(Self {
@@ -47,6 +51,7 @@ impl Config {
             cache_poll,
             max_age_secs,
             search_timeout,
+            search_concurrency,
             feed_page_size,
         })
     }

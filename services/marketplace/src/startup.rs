@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use actix_web::web;
 use platform::app::{Application, Core};
+use platform::db::Db;
 use platform::feed::{FeedConsumer, FeedOptions};
+use tokio::sync::Semaphore;
 
 use crate::cache::ResponseCache;
 use crate::config::Config;
@@ -22,6 +24,8 @@ pub struct AppState {
     pub core: Core,
     /// Search responses.
     pub cache: Arc<ResponseCache>,
+    /// Turns of searches in the database (`MARKETPLACE_SEARCH_CONCURRENCY`).
+    pub search_turns: Arc<Semaphore>,
     /// `PUBLIC_URL` without a trailing slash (links).
     pub public_base: String,
 }
@@ -39,9 +43,17 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     core.ensure_migrated(&crate::migrations()).await?;
     let cache = Arc::new(ResponseCache::new(config.cache_entries, &core.metrics));
     if config.enabled {
-        cache
-            .clone()
-            .spawn_checks(core.db.clone(), config.cache_poll, core.shutdown.token());
+        if config.cache_entries > 0 {
+            // A connection of its own: checks must not queue behind the searches they let
+            // skip the database.
+            let mut checks = config.common.database.clone();
+            (checks.pool_max, checks.pool_min) = (1, 1);
+            let checks = Db::new(&checks, "marketplace", "marketplace-cache")?;
+            checks.spawn_upkeep(core.shutdown.token());
+            cache
+                .clone()
+                .spawn_checks(checks, config.cache_poll, core.shutdown.token());
+        }
         if core.config.internal.client_id.is_some() {
             let options = FeedOptions {
                 limit: config.feed_page_size,
@@ -63,6 +75,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     }
     let state = web::Data::new(AppState {
         public_base: config.common.public_base(),
+        search_turns: Arc::new(Semaphore::new(config.search_concurrency)),
         config: Arc::new(config),
         core: core.clone(),
         cache,

@@ -109,7 +109,8 @@ fn key(a: Option<After>) -> Key {
 
 /// Which of `watches` a visible listing written after the watch's version (up to `upto`)
 /// belongs to: selected by its filters and sorting within its range (indexes into
-/// `watches`). Predicate and order are the search's (`repo::search`).
+/// `watches`). Predicate and order are the search's (`repo::search`). The changed listings
+/// are read first, by version, so the plan never reaches for the search indexes.
 pub async fn matching(
     c: &impl GenericClient,
     upto: i64,
@@ -137,7 +138,12 @@ pub async fn matching(
     let l_id: Vec<Option<Uuid>> = last.iter().map(|k| k.3).collect();
     let stmt = c
         .prepare_cached(
-            "SELECT k.i
+            "WITH changed AS MATERIALIZED (
+                  SELECT id, name, search, agent_type, capabilities, tags, publisher, created_at,
+                         changed_version
+                    FROM listings
+                   WHERE changed_version > $17 AND changed_version <= $1 AND visible)
+             SELECT k.i
                FROM unnest($2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[],
                            $8::text[], $9::bool[], $10::real[], $11::timestamptz[], $12::uuid[],
                            $13::bool[], $14::real[], $15::timestamptz[], $16::uuid[])
@@ -145,8 +151,8 @@ pub async fn matching(
                          a_exact, a_rank, a_at, a_id, l_exact, l_rank, l_at, l_id),
                     LATERAL (SELECT websearch_to_tsquery('english', k.q) AS query) t
               WHERE EXISTS (
-                    SELECT 1 FROM listings l
-                     WHERE l.changed_version > k.since AND l.changed_version <= $1 AND l.visible
+                    SELECT 1 FROM changed l
+                     WHERE l.changed_version > k.since
                        AND (k.q IS NULL OR l.search @@ t.query OR lower(l.name) = lower(k.q))
                        AND (k.agent_type IS NULL OR l.agent_type = k.agent_type)
                        AND (k.capability IS NULL OR l.capabilities @> ARRAY[k.capability])
@@ -183,6 +189,7 @@ pub async fn matching(
                 &l_rank,
                 &l_at,
                 &l_id,
+                &since.iter().copied().min().unwrap_or(upto),
             ],
         )
         .await?;

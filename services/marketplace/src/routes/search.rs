@@ -6,7 +6,7 @@ use platform::{ApiError, ApiResult};
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
-use crate::cache::Cached;
+use crate::cache::{Cached, Started};
 use crate::http_cache;
 use crate::listing::ListingDto;
 use crate::repo::search as repo;
@@ -30,7 +30,9 @@ pub async fn search(
     let search = params.parse()?;
     let page = state
         .cache
-        .get_or_fill(search.cache_key(), &search.filter, || run(&state, &search))
+        .get_or_fill(search.cache_key(), &search.filter, |started| {
+            run(&state, &search, started)
+        })
         .await?;
     Ok(http_cache::respond(
         &req,
@@ -40,9 +42,27 @@ pub async fn search(
     ))
 }
 
-async fn run(state: &AppState, search: &SearchRequest) -> Result<Cached, ApiError> {
+async fn run(
+    state: &AppState,
+    search: &SearchRequest,
+    started: Started,
+) -> Result<Cached, ApiError> {
+    let timeout = state.config.search_timeout;
+    let busy = || {
+        ApiError::unavailable(
+            "search_busy",
+            "too many searches are running; try again shortly",
+            1,
+        )
+    };
+    // Many concurrent searches only make each slower (they contend for the same buffers).
+    let _turn = tokio::time::timeout(timeout, state.search_turns.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
     let (version, mut hits) = {
         let mut c = state.core.db.get().await?;
+        started.now();
         repo::search(
             &mut c,
             search,
