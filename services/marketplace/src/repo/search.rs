@@ -58,9 +58,9 @@ fn build<'a>(
     let f = v.filter;
     let mut p = Params::default();
     let mut sql = format!("SELECT {COLUMNS}");
-    match &f.text {
-        Some(text) => {
-            let q = p.add(text, Type::TEXT);
+    let q = f.text.as_ref().map(|text| p.add(text, Type::TEXT));
+    match &q {
+        Some(q) => {
             sql.push_str(&format!(
                 ", lower(l.name) = lower({q}) AS exact, ts_rank_cd(l.search, query) AS rank
                  FROM listings l, websearch_to_tsquery('english', {q}) query
@@ -87,24 +87,25 @@ fn build<'a>(
             p.add(pb, Type::TEXT)
         ));
     }
-    match &v.after {
-        Some(After::Ranked { id, .. }) => {
+    match (&v.after, &q) {
+        (Some(After::Ranked { id, .. }), Some(q)) => {
             let (e, r, i) = (
                 p.add(after_exact, Type::BOOL),
                 p.add(after_rank, Type::FLOAT4),
                 p.add(id, Type::UUID),
             );
             sql.push_str(&format!(
-                " AND (lower(l.name) = lower($1), ts_rank_cd(l.search, query), l.id) < ({e}, {r}, {i})"
+                " AND (lower(l.name) = lower({q}), ts_rank_cd(l.search, query), l.id) < ({e}, {r}, {i})"
             ));
         }
-        Some(After::Recent { created_at, id }) => {
+        (Some(After::Recent { created_at, id }), None) => {
             let (c, i) = (p.add(created_at, Type::TIMESTAMPTZ), p.add(id, Type::UUID));
             sql.push_str(&format!(" AND (l.created_at, l.id) < ({c}, {i})"));
         }
-        None => {}
+        // A cursor always has its search's order (`search::decode_cursor`).
+        _ => {}
     }
-    sql.push_str(if f.text.is_some() {
+    sql.push_str(if q.is_some() {
         " ORDER BY exact DESC, rank DESC, l.id DESC"
     } else {
         " ORDER BY l.created_at DESC, l.id DESC"

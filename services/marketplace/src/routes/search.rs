@@ -63,24 +63,19 @@ async fn run(
     let (version, mut hits) = {
         let mut c = state.core.db.get().await?;
         started.now();
-        repo::search(
-            &mut c,
-            search,
-            search.limit + 1,
-            state.config.search_timeout,
-        )
-        .await
-        .map_err(|e| {
-            if e.code() == Some(&SqlState::QUERY_CANCELED) {
-                ApiError::unavailable(
-                    "search_timeout",
-                    "the search took too long; add words or filters to narrow it",
-                    1,
-                )
-            } else {
-                ApiError::from(e)
-            }
-        })?
+        repo::search(&mut c, search, search.limit + 1, timeout)
+            .await
+            .map_err(|e| {
+                if e.code() == Some(&SqlState::QUERY_CANCELED) {
+                    ApiError::unavailable(
+                        "search_timeout",
+                        "the search took too long; add words or filters to narrow it",
+                        1,
+                    )
+                } else {
+                    ApiError::from(e)
+                }
+            })?
     };
     let ids = hits.iter().map(|h| h.listing.id).collect();
     let more = hits.len() as i64 > search.limit;
