@@ -227,3 +227,41 @@ async fn seeded_listings_are_searchable_and_purged() {
     .await;
     assert!(only.is_some(), "purged listings still show");
 }
+
+#[tokio::test]
+async fn the_seed_command_loads_and_purges_synthetic_listings() {
+    let env = testkit::TestEnv::new().await.unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_marketplace"))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", env.db.url())
+            .env("REDIS_URL", &env.redis_url)
+            .env("LOG_FORMAT", "json")
+            .output()
+            .unwrap()
+    };
+    let report = |out: &std::process::Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    let seeded = report(&run(&["seed", "--count", "250", "--batch-size", "100"]));
+    assert_eq!(seeded["listings"], 250);
+    let db = env.db.client().await.unwrap();
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM marketplace.listings WHERE feed_tx = 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 250);
+    let purged = report(&run(&["seed", "--purge"]));
+    assert_eq!(purged["listings"], 250);
+}
