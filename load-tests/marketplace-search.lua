@@ -3,7 +3,7 @@
 -- composed at random from two or three words (object, role, brand): mostly never seen
 -- before, so they reach the database. With PACE_MS set, each connection waits that long
 -- between requests (a paced run: connections x 1000 / PACE_MS requests per second at most).
--- Prints one JSON line like token.lua.
+-- Prints one JSON line like the other wrk scripts.
 local data = dofile(os.getenv("MARKET_QUERIES"))
 local tail = tonumber(os.getenv("LONG_TAIL") or "0.01")
 local pace = tonumber(os.getenv("PACE_MS") or "0")
@@ -40,12 +40,5 @@ function delay()
   return pace
 end
 
-function done(summary, latency, requests)
-  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
-    + summary.errors.write + summary.errors.timeout
-  io.write(string.format(
-    '{"requests": %d, "seconds": %.2f, "rps": %.0f, "errors": %d, "p50_ms": %.2f, "p90_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f}\n',
-    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6), errors,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000))
-end
+-- done(): the JSON summary line every wrk script here prints.
+dofile("plain.lua")

@@ -1,7 +1,6 @@
 //! The `marketplace` binary: `serve` (default), `migrate`, `validate-config`, `seed`,
 //! `rebuild`.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 /// mimalloc: many short-lived buffers per request.
@@ -49,52 +48,26 @@ fn main() -> ExitCode {
         Cmd::Shared(c) => return platform::cli::run::<marketplace::Service>(c),
         other => other,
     };
-    let env = platform::config::Env::from_process();
-    let config = match platform::cli::load_config::<marketplace::Service>(&env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let rt = match platform::cli::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let output = rt.block_on(async {
-        let guard = platform::telemetry::init("marketplace", &config.common.telemetry)?;
-        let out = match cmd {
+    platform::cli::run_command::<marketplace::Service, _, _>(|config| async move {
+        Ok(match cmd {
             Cmd::Seed {
                 purge: true,
                 batch_size,
                 ..
-            } => marketplace::purge_listings(&config, batch_size)
-                .await
-                .map(|r| serde_json::json!(r)),
+            } => serde_json::json!(marketplace::purge_listings(&config, batch_size).await?),
             Cmd::Seed {
                 count,
                 batch_size,
                 seed,
                 ..
-            } => marketplace::seed_listings(&config, count, batch_size, seed)
-                .await
-                .map(|r| serde_json::json!(r)),
-            Cmd::Rebuild => marketplace::rebuild(&config)
-                .await
-                .map(|()| serde_json::json!({"rebuilding": true})),
-            Cmd::Shared(_) => unreachable!("handled above"),
-        };
-        guard.shutdown();
-        out
-    });
-    match output {
-        Ok(v) => {
-            let _ = writeln!(std::io::stdout(), "{v}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+            } => serde_json::json!(
+                marketplace::seed_listings(&config, count, batch_size, seed).await?
+            ),
+            Cmd::Rebuild => {
+                marketplace::rebuild(&config).await?;
+                serde_json::json!({"rebuilding": true})
+            }
+            Cmd::Shared(_) => anyhow::bail!("handled above"),
+        })
+    })
 }
