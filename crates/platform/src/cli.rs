@@ -2,7 +2,8 @@
 //! `validate-config`.
 //!
 //! Order at start-up: read and validate every variable (exit 2 listing all problems, before
-//! any port is bound), then telemetry, then the subcommand.
+//! any port is bound), then telemetry, then the subcommand. A service's own subcommands
+//! (tools that do one thing and exit) go through [`run_command`].
 
 use std::future::Future;
 use std::io::Write as _;
@@ -56,6 +57,46 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .thread_name("agentidp")
         .build()
+}
+
+/// Runs a service's own subcommand: reads the configuration (exit 2 on problems), starts the
+/// runtime and telemetry, runs `command`, prints its result as one JSON line on stdout (the
+/// last line: logs go to stdout too) and exits 0, or prints the error on stderr and exits 1.
+pub fn run_command<S, F, Fut>(command: F) -> ExitCode
+where
+    S: ServiceMain,
+    F: FnOnce(S::Config) -> Fut,
+    Fut: Future<Output = anyhow::Result<serde_json::Value>>,
+{
+    let env = Env::from_process();
+    let cfg = match load_config::<S>(&env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let common = S::common(&cfg);
+        let guard = telemetry::init(common.service.name(), &common.telemetry)?;
+        let result = command(cfg).await;
+        guard.shutdown();
+        result
+    });
+    match result {
+        Ok(v) => {
+            let _ = writeln!(std::io::stdout(), "{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs one of the shared subcommands to completion.

@@ -6,6 +6,10 @@
 //! a crash or restart repeats at most the page in flight and its effect happens once.
 //! Errors back off exponentially (100 ms to 30 s) and never stop the consumer.
 //!
+//! [`rebuild`] starts a projection over from the beginning of the feed: it empties the
+//! projection ([`Projection::reset`]) and moves the cursor back to the start in one
+//! transaction; running consumers notice the moved cursor and read the feed again.
+//!
 //! The consumer's schema must have:
 //! ```sql
 //! CREATE TABLE feed_cursors (
@@ -37,6 +41,13 @@ pub trait Projection: Send + Sync + 'static {
         tx: &'a Transaction<'a>,
         events: &'a [FeedEvent],
     ) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Empties the projection within `tx`, so that it can be built again from the start of
+    /// the feed ([`rebuild`]). The default refuses: a projection must opt in.
+    fn reset<'a>(&'a self, tx: &'a Transaction<'a>) -> BoxFuture<'a, anyhow::Result<()>> {
+        let _ = tx;
+        Box::pin(async { anyhow::bail!("this projection cannot be rebuilt") })
+    }
 }
 
 /// Tuning of a consumer.
@@ -111,6 +122,46 @@ pub async fn store_cursor(
         )
         .await?;
     c.execute(&stmt, &[&consumer, &cursor.to_string()]).await?;
+    Ok(())
+}
+
+/// Locks `consumer`'s cursor row for the rest of `tx` (creating it at the start if missing)
+/// and returns the cursor: whoever holds the lock is the only writer of the projection.
+async fn lock_cursor(tx: &Transaction<'_>, consumer: &str) -> anyhow::Result<FeedCursor> {
+    let init = tx
+        .prepare_cached(
+            "INSERT INTO feed_cursors (consumer, cursor) VALUES ($1, '0')
+             ON CONFLICT (consumer) DO NOTHING",
+        )
+        .await?;
+    tx.execute(&init, &[&consumer]).await?;
+    let stmt = tx
+        .prepare_cached("SELECT cursor FROM feed_cursors WHERE consumer = $1 FOR UPDATE")
+        .await?;
+    let row = tx.query_one(&stmt, &[&consumer]).await?;
+    row.get::<_, String>(0)
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("stored feed cursor of {consumer}: {e}"))
+}
+
+/// Empties `projection` and moves `consumer`'s cursor back to the start, in one
+/// transaction that waits for any page being applied. Consumers that are running read the
+/// whole feed again; until they catch up the projection shows only what they re-applied.
+pub async fn rebuild<P: Projection + ?Sized>(
+    db: &Db,
+    consumer: &str,
+    projection: &P,
+) -> anyhow::Result<()> {
+    let mut client = db.pool().get().await?;
+    let tx = client.transaction().await?;
+    lock_cursor(&tx, consumer).await?;
+    projection.reset(&tx).await?;
+    store_cursor(&tx, consumer, FeedCursor::START).await?;
+    tx.commit().await?;
+    tracing::info!(
+        consumer,
+        "projection reset: rebuilding from the start of the feed"
+    );
     Ok(())
 }
 
@@ -190,22 +241,7 @@ impl FeedConsumer {
         let mut client = self.db.pool().get().await?;
         let tx = client.transaction().await?;
         // Lock the cursor row so that two instances of a consumer never apply one page twice.
-        let current = {
-            let init = tx
-                .prepare_cached(
-                    "INSERT INTO feed_cursors (consumer, cursor) VALUES ($1, '0')
-                     ON CONFLICT (consumer) DO NOTHING",
-                )
-                .await?;
-            tx.execute(&init, &[&self.name]).await?;
-            let stmt = tx
-                .prepare_cached("SELECT cursor FROM feed_cursors WHERE consumer = $1 FOR UPDATE")
-                .await?;
-            match tx.query_opt(&stmt, &[&self.name]).await? {
-                Some(r) => r.get::<_, String>(0).parse().unwrap_or(after),
-                None => FeedCursor::START,
-            }
-        };
+        let current = lock_cursor(&tx, self.name).await?;
         if current != after {
             // Another instance moved on meanwhile; start again from its cursor.
             return Ok(0);

@@ -1,5 +1,7 @@
 //! The marketplace service's settings: the common ones plus its own.
 
+use std::time::Duration;
+
 use platform::config::{CommonConfig, ConfigErrors, Env, Reader, ServiceKind};
 
 /// Everything the marketplace service reads from the environment.
@@ -7,8 +9,26 @@ use platform::config::{CommonConfig, ConfigErrors, Env, Reader, ServiceKind};
 pub struct Config {
     /// Settings shared by every service.
     pub common: CommonConfig,
-    /// `MARKETPLACE_ENABLED` (true): when false, every route of this service answers 404.
+    /// `MARKETPLACE_ENABLED` (true): when false, every route of this service answers 404 and
+    /// the change feed is not followed.
     pub enabled: bool,
+    /// `MARKETPLACE_CACHE_ENTRIES` (4096): search responses kept per instance; 0 turns the
+    /// response cache off.
+    pub cache_entries: usize,
+    /// `MARKETPLACE_CACHE_POLL_MS` (200): how often an instance looks for changed listings to
+    /// drop the cached responses they affect.
+    pub cache_poll: Duration,
+    /// `MARKETPLACE_MAX_AGE_SECS` (1): `Cache-Control: public, max-age` of listing responses;
+    /// shared caches (CDNs) may show a removed listing this much longer.
+    pub max_age_secs: u32,
+    /// `MARKETPLACE_SEARCH_TIMEOUT_MS` (3000): longest a search may run in the database
+    /// before it is cancelled (503 `search_timeout`).
+    pub search_timeout: Duration,
+    /// `MARKETPLACE_SEARCH_CONCURRENCY` (4): searches one instance runs in the database at
+    /// once; the others wait for a turn (up to the search timeout).
+    pub search_concurrency: usize,
+    /// `MARKETPLACE_FEED_PAGE_SIZE` (1000): events per change-feed page.
+    pub feed_page_size: u32,
 }
 
 impl Config {
@@ -17,7 +37,49 @@ impl Config {
         let mut r = Reader::new(env);
         let common = CommonConfig::read(&mut r, ServiceKind::Marketplace);
         let enabled = r.bool("MARKETPLACE_ENABLED", true);
+        let cache_entries = r.u64_in("MARKETPLACE_CACHE_ENTRIES", 4096, 0, 1_000_000) as usize;
+        let cache_poll = r.millis("MARKETPLACE_CACHE_POLL_MS", 200, 10, 500);
+        let max_age_secs = r.u64_in("MARKETPLACE_MAX_AGE_SECS", 1, 0, 3_600) as u32;
+        let search_timeout = r.millis("MARKETPLACE_SEARCH_TIMEOUT_MS", 3_000, 10, 60_000);
+        let search_concurrency = r.u64_in("MARKETPLACE_SEARCH_CONCURRENCY", 4, 1, 1_000) as usize;
+        let feed_page_size = r.u64_in("MARKETPLACE_FEED_PAGE_SIZE", 1_000, 1, 1_000) as u32;
         r.finish()?;
-        Ok(Self { common, enabled })
+        Ok(Self {
+            common,
+            enabled,
+            cache_entries,
+            cache_poll,
+            max_age_secs,
+            search_timeout,
+            search_concurrency,
+            feed_page_size,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = Config::from_env(&Env::default()).unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.cache_entries, 4096);
+        assert_eq!(c.max_age_secs, 1);
+        let bad = Env::from_pairs([
+            ("MARKETPLACE_CACHE_POLL_MS", "5000"),
+            ("MARKETPLACE_FEED_PAGE_SIZE", "0"),
+        ]);
+        let vars: Vec<String> = Config::from_env(&bad)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.var)
+            .collect();
+        assert_eq!(
+            vars,
+            ["MARKETPLACE_CACHE_POLL_MS", "MARKETPLACE_FEED_PAGE_SIZE"]
+        );
     }
 }

@@ -1,0 +1,230 @@
+//! A per-instance cache of search responses, invalidated by what actually changed.
+//!
+//! Entries are keyed by the normal form of the request ([`crate::search::SearchRequest::cache_key`])
+//! and hold the body, its ETag, the ids of every row the query fetched, and the listing
+//! version the response is exact for (read in the query's own snapshot). Concurrent misses of
+//! one key share one query, unless it took its snapshot more than [`JOIN_WITHIN`] ago (a
+//! query still waiting for its turn is always joined). Every
+//! `MARKETPLACE_CACHE_POLL_MS` the instance reads `listing_version` and checks each entry
+//! against the listings changed since its version: it drops
+//! - the entries that fetched a changed listing (removed, hidden or edited),
+//! - the entries whose filters select a changed listing that is now visible and whose sort key
+//!   falls within the page (after the request's cursor, before the last row the query
+//!   fetched), asked of PostgreSQL with the search's own predicate and order,
+//!
+//! and everything after a rebuild or a purge, or when there are more changes than it can
+//! match cheaply ([`MAX_CHANGES`], [`MAX_MATCHES`]). The others are exact for the new
+//! version. So a popular broad query is recomputed only when a listing it shows or could show
+//! changes, not every second. Entries are served only while the last check succeeded within
+//! [`STALE_AFTER`]; a change leaves cached responses about one poll after the projection
+//! applies it, or, for a response whose query was still running, one poll after that query.
+
+mod check;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix_web::web::Bytes;
+use metrics::{Counter, Gauge, Histogram};
+use platform::ApiError;
+use platform::telemetry::Metrics;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::repo::versions;
+use crate::search::SearchFilter;
+
+/// Longest time entries are served after the last successful check for changes.
+pub const STALE_AFTER: Duration = Duration::from_secs(1);
+/// A request waits for a running query of its key only if that query took its snapshot this
+/// recently.
+pub const JOIN_WITHIN: Duration = Duration::from_secs(1);
+/// More changes than this to check at once clear the cache instead.
+pub const MAX_CHANGES: i64 = 256;
+/// Entries × visible changed listings above this clear the cache instead: matching costs
+/// about a microsecond per pair in PostgreSQL (4096 entries × 5 changes: 20 ms).
+pub const MAX_MATCHES: usize = 65_536;
+
+/// A cached response.
+#[derive(Debug)]
+pub struct Cached {
+    /// The JSON body.
+    pub body: Bytes,
+    /// Its ETag.
+    pub etag: String,
+    /// Every listing the query fetched (the page and its look-ahead row).
+    pub ids: Vec<Uuid>,
+    /// The range of the result order the page covers: after the request's cursor, down to
+    /// the last row fetched when the query filled its limit (else to the end).
+    pub range: versions::PageRange,
+    /// The listing version the response is exact for.
+    as_of: AtomicI64,
+}
+
+impl Cached {
+    /// A response computed in the snapshot of listing version `version`.
+    pub fn new(
+        body: Bytes,
+        etag: String,
+        ids: Vec<Uuid>,
+        range: versions::PageRange,
+        version: i64,
+    ) -> Self {
+        Self {
+            body,
+            etag,
+            ids,
+            range,
+            as_of: AtomicI64::new(version),
+        }
+    }
+
+    fn as_of(&self) -> i64 {
+        self.as_of.load(Ordering::Relaxed)
+    }
+}
+
+type Cell = Arc<OnceCell<Arc<Cached>>>;
+
+/// Handed to a fill, which marks when its query takes its snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Started(Arc<OnceLock<Instant>>);
+
+impl Started {
+    /// The query is about to run.
+    pub fn now(&self) {
+        let _ = self.0.set(Instant::now());
+    }
+
+    fn too_old(&self) -> bool {
+        self.0.get().is_some_and(|t| t.elapsed() >= JOIN_WITHIN)
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    filter: SearchFilter,
+    cell: Cell,
+    used: u64,
+    started: Started,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    slots: HashMap<String, Slot>,
+    clock: u64,
+    /// The last listing version checked.
+    known: i64,
+    checked: Option<Instant>,
+}
+
+/// A ready entry taken for checking.
+type Entry = (String, SearchFilter, Cell, Arc<Cached>);
+
+/// The cache of one instance.
+#[derive(Debug)]
+pub struct ResponseCache {
+    capacity: usize,
+    state: Mutex<State>,
+    hits: Counter,
+    misses: Counter,
+    dropped: Counter,
+    entries: Gauge,
+    check_time: Histogram,
+}
+
+impl ResponseCache {
+    /// A cache of at most `capacity` responses (0: off).
+    pub fn new(capacity: usize, metrics: &Metrics) -> Self {
+        let name = "agentidp_marketplace_cache_requests_total";
+        Self {
+            capacity,
+            state: Mutex::default(),
+            hits: metrics.counter(name, &[("result", "hit")]),
+            misses: metrics.counter(name, &[("result", "miss")]),
+            dropped: metrics.counter("agentidp_marketplace_cache_invalidations_total", &[]),
+            entries: metrics.gauge("agentidp_marketplace_cache_entries", &[]),
+            check_time: metrics.histogram("agentidp_marketplace_cache_check_seconds", &[]),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The slot's cell for `key`, a new one when there is none or its query is too old to
+    /// join; `None` when the cache is off or its last check is too old.
+    fn cell(&self, key: String, filter: &SearchFilter) -> Option<(Cell, Started)> {
+        let mut s = self.lock();
+        let fresh = s.checked.is_some_and(|t| t.elapsed() < STALE_AFTER);
+        if self.capacity == 0 || !fresh {
+            return None;
+        }
+        s.clock += 1;
+        let now = s.clock;
+        if let Some(slot) = s.slots.get_mut(&key)
+            && (slot.cell.initialized() || !slot.started.too_old())
+        {
+            slot.used = now;
+            return Some((slot.cell.clone(), slot.started.clone()));
+        }
+        if !s.slots.contains_key(&key) && s.slots.len() >= self.capacity {
+            evict_least_recent(&mut s.slots);
+        }
+        let (cell, started) = (Cell::default(), Started::default());
+        let slot = Slot {
+            filter: filter.clone(),
+            cell: cell.clone(),
+            used: now,
+            started: started.clone(),
+        };
+        s.slots.insert(key, slot);
+        self.entries.set(s.slots.len() as f64);
+        Some((cell, started))
+    }
+
+    /// The cached response of `key`, or `fill`'s, cached when the cache is usable.
+    pub async fn get_or_fill<F, Fut>(
+        &self,
+        key: String,
+        filter: &SearchFilter,
+        fill: F,
+    ) -> Result<Arc<Cached>, ApiError>
+    where
+        F: FnOnce(Started) -> Fut,
+        Fut: Future<Output = Result<Cached, ApiError>>,
+    {
+        let Some((cell, started)) = self.cell(key, filter) else {
+            self.misses.increment(1);
+            return fill(Started::default()).await.map(Arc::new);
+        };
+        if let Some(hit) = cell.get() {
+            self.hits.increment(1);
+            return Ok(hit.clone());
+        }
+        self.misses.increment(1);
+        cell.get_or_try_init(|| async { fill(started).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    fn clear(&self, s: &mut State) {
+        self.dropped.increment(s.slots.len() as u64);
+        s.slots.clear();
+    }
+}
+
+fn evict_least_recent(slots: &mut HashMap<String, Slot>) {
+    if let Some(key) = slots
+        .iter()
+        .min_by_key(|(_, s)| s.used)
+        .map(|(k, _)| k.clone())
+    {
+        slots.remove(&key);
+    }
+}
