@@ -57,6 +57,9 @@ pub struct FeedOptions {
     pub limit: u32,
     /// How long one long poll waits for events (at most 30 s).
     pub wait: Duration,
+    /// Only events of these actions (empty: every event). Identity filters, so a consumer
+    /// that needs agent events does not receive the token events in between.
+    pub actions: &'static [&'static str],
 }
 
 impl Default for FeedOptions {
@@ -64,6 +67,7 @@ impl Default for FeedOptions {
         Self {
             limit: 500,
             wait: Duration::from_secs(20),
+            actions: &[],
         }
     }
 }
@@ -229,6 +233,10 @@ impl FeedConsumer {
             .append_pair("after", &after.to_string())
             .append_pair("limit", &self.options.limit.to_string())
             .append_pair("wait", &self.options.wait.as_secs().to_string());
+        if !self.options.actions.is_empty() {
+            url.query_pairs_mut()
+                .append_pair("actions", &self.options.actions.join(","));
+        }
         let page: FeedPage = self
             .http
             .get_json_waiting(url, self.options.wait + Duration::from_secs(10))

@@ -272,14 +272,16 @@ impl InternalHttp {
                 req = req.timeout(t);
             }
             let outcome = req.send().await;
+            if matches!(&outcome, Ok(res) if res.status() == StatusCode::UNAUTHORIZED) && !refreshed
+            {
+                // The token may have been revoked or rotated: fetch a new one, once, and try
+                // again at once (this attempt does not count).
+                refreshed = true;
+                self.forget_token().await;
+                attempt -= 1;
+                continue;
+            }
             let retryable = match &outcome {
-                Ok(res) if res.status() == StatusCode::UNAUTHORIZED && !refreshed => {
-                    // The token may have been revoked or rotated: fetch a new one once.
-                    refreshed = true;
-                    self.forget_token().await;
-                    attempt -= 1;
-                    true
-                }
                 Ok(res) => matches!(res.status().as_u16(), 429 | 502 | 503 | 504),
                 Err(e) => e.is_connect() || e.is_timeout(),
             };

@@ -61,6 +61,10 @@ impl TestEnv {
             ("HOST", "127.0.0.1"),
             ("PORT", "0"),
             ("PUBLIC_URL", "http://localhost:8080"),
+            // Nothing listens on the discard port: a test that needs another service points
+            // these at it, and no test reaches a stack running on the default ports.
+            ("IDENTITY_URL", "http://127.0.0.1:9"),
+            ("BILLING_URL", "http://127.0.0.1:9"),
             ("DATABASE_URL", self.db.url()),
             ("DB_POOL_MAX", "8"),
             ("DB_POOL_MIN", "1"),

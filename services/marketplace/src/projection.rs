@@ -32,6 +32,16 @@ const AGENT_ACTIONS: [&str; 5] = [
     actions::AGENT_DECOMMISSIONED,
 ];
 
+/// What the marketplace reads from the feed: agent events and tenant renames.
+pub const FEED_ACTIONS: [&str; 6] = [
+    actions::AGENT_CREATED,
+    actions::AGENT_UPDATED,
+    actions::AGENT_SUSPENDED,
+    actions::AGENT_REACTIVATED,
+    actions::AGENT_DECOMMISSIONED,
+    actions::TENANT_UPDATED,
+];
+
 /// Applies agent and tenant events to `listings`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ListingProjection;

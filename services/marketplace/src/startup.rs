@@ -58,6 +58,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             let options = FeedOptions {
                 limit: config.feed_page_size,
                 wait: FEED_WAIT,
+                actions: &crate::projection::FEED_ACTIONS,
             };
             FeedConsumer::new(
                 CONSUMER,

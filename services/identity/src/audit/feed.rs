@@ -33,11 +33,12 @@ impl FeedSignal {
     }
 }
 
-/// One page after `($1, $2)` below the horizon `$4`.
+/// One page after `($1, $2)` below the horizon `$4`, of the actions `$5` (all when NULL).
 const PAGE: &str = "
     SELECT tx, feed_seq, id, tenant_id, actor, action, outcome, target, details, occurred_at
       FROM audit_events
      WHERE (tx, feed_seq) > ($1, $2) AND tx < $4
+       AND ($5::text[] IS NULL OR action = ANY($5))
      ORDER BY tx, feed_seq
      LIMIT $3";
 
@@ -68,16 +69,18 @@ pub fn next_cursor(
     }
 }
 
-/// Reads up to `limit` events after `after`, without waiting.
+/// Reads up to `limit` events after `after` (of `actions` only, when given), without
+/// waiting.
 pub async fn read(
     c: &impl GenericClient,
     after: FeedCursor,
+    actions: Option<&[String]>,
     limit: i64,
 ) -> Result<FeedPage, ApiError> {
     let horizon = horizon(c).await?;
     let stmt = c.prepare_cached(PAGE).await?;
     let rows = c
-        .query(&stmt, &[&after.tx, &after.seq, &limit, &horizon])
+        .query(&stmt, &[&after.tx, &after.seq, &limit, &horizon, &actions])
         .await?;
     let events: Vec<FeedEvent> = rows
         .iter()
@@ -107,6 +110,7 @@ pub async fn long_poll(
     db: &Db,
     signal: &FeedSignal,
     after: FeedCursor,
+    actions: Option<&[String]>,
     limit: i64,
     wait: Duration,
     poll: Duration,
@@ -115,14 +119,18 @@ pub async fn long_poll(
     // After a wake-up, events just committed may still sit above the horizon behind another
     // short transaction: look again soon rather than after a whole poll interval.
     let mut settle_until = Instant::now();
+    // Without matching events the page still moves the cursor past what it scanned (other
+    // actions, or nothing): later looks start there instead of scanning it again.
+    let mut after = after;
     loop {
         let notified = signal.0.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let page = {
             let c = db.get().await?;
-            read(&c, after, limit).await?
+            read(&c, after, actions, limit).await?
         };
+        after = page.next;
         let now = Instant::now();
         if !page.events.is_empty() || now >= deadline {
             return Ok(page);

@@ -25,9 +25,10 @@ pub struct FeedParams {
     after: Option<String>,
     limit: Option<u32>,
     wait: Option<u32>,
+    actions: Option<String>,
 }
 
-/// `GET /internal/v1/events?after=<cursor>&limit=1..1000&wait=0..30`.
+/// `GET /internal/v1/events?after=<cursor>&limit=1..1000&wait=0..30&actions=a,b`.
 pub async fn events(
     state: State,
     _auth: RequireScope<Internal>,
@@ -53,10 +54,30 @@ pub async fn events(
             format!("must be from 0 to {MAX_WAIT_SECS} seconds"),
         ));
     }
+    let actions = match q.actions.as_deref() {
+        None => None,
+        Some(raw) => {
+            let list: Vec<String> = raw.split(',').map(|a| a.trim().to_owned()).collect();
+            let valid = |a: &String| {
+                !a.is_empty()
+                    && a.len() <= 64
+                    && a.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+            };
+            if list.len() > 32 || !list.iter().all(valid) {
+                return Err(ApiError::invalid_query(
+                    "actions",
+                    "must be up to 32 comma-separated action names such as agent.created",
+                ));
+            }
+            Some(list)
+        }
+    };
     let page = feed::long_poll(
         &state.core.db,
         &state.feed,
         after,
+        actions.as_deref(),
         i64::from(limit),
         Duration::from_secs(u64::from(wait)),
         state.config.feed_poll_interval,

@@ -19,6 +19,9 @@ use crate::config::WebhookConfig;
 use crate::crypto::Kek;
 use crate::repo::deliveries::{self, AttemptResult, Claimed};
 
+/// Shortest time between two fan-out transactions.
+const FANOUT_MIN_INTERVAL: Duration = Duration::from_millis(20);
+
 /// Most bytes of a receiver's error body kept in the history.
 const ERROR_EXCERPT: usize = 200;
 
@@ -89,21 +92,32 @@ impl Dispatcher {
         tokio::spawn(async move { send.delivery_loop(stop).await });
     }
 
+    /// Fans the feed out. Local commits wake it only while some subscription is active, and
+    /// never more often than every [`FANOUT_MIN_INTERVAL`]: under a token load every group
+    /// commit signals, and a fan-out transaction per commit would compete with the writer.
     async fn fan_out_loop(self, feed: FeedSignal, stop: CancellationToken) {
         let mut backoff_wait = Duration::from_millis(100);
         loop {
             let woken = feed.notified();
-            let wait = match fanout::fan_out_once(&self.0.db).await {
-                Ok(0) => self.0.config.poll_interval,
-                Ok(_) => {
+            let started = tokio::time::Instant::now();
+            let (wait, listen) = match fanout::fan_out_once(&self.0.db).await {
+                Ok(outcome) if outcome.events > 0 => {
                     self.0.due.notify_one();
                     backoff_wait = Duration::from_millis(100);
                     continue;
                 }
+                Ok(outcome) => (self.0.config.poll_interval, outcome.active),
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook fan-out failed; retrying");
                     backoff_wait = (backoff_wait * 2).min(Duration::from_secs(30));
-                    backoff_wait
+                    (backoff_wait, false)
+                }
+            };
+            let woken = async {
+                if listen {
+                    woken.await;
+                } else {
+                    std::future::pending::<()>().await;
                 }
             };
             tokio::select! {
@@ -111,6 +125,7 @@ impl Dispatcher {
                 () = woken => {}
                 () = tokio::time::sleep(wait) => {}
             }
+            tokio::time::sleep_until(started + FANOUT_MIN_INTERVAL).await;
         }
     }
 

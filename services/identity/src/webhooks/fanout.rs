@@ -57,9 +57,17 @@ pub fn body(
     .to_string()
 }
 
-/// Fans one page of the feed out into deliveries. Returns how many events it looked at
-/// (0: the feed is drained up to the horizon).
-pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
+/// What one fan-out pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOut {
+    /// Matching events it turned into deliveries (0: drained up to the horizon).
+    pub events: usize,
+    /// Whether any subscription is active.
+    pub active: bool,
+}
+
+/// Fans one page of the feed out into deliveries.
+pub async fn fan_out_once(db: &Db) -> Result<FanOut, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     // One instance at a time fans out. An advisory lock rather than a row lock: the
@@ -70,7 +78,10 @@ pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
         .await?
         .get(0);
     if !mine {
-        return Ok(0);
+        return Ok(FanOut {
+            events: 0,
+            active: true,
+        });
     }
     let stored: String = tx
         .query_opt(
@@ -81,7 +92,8 @@ pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
         .map_or_else(|| "0".to_owned(), |r| r.get(0));
     let after: FeedCursor = stored.parse().unwrap_or(FeedCursor::START);
     let horizon = horizon(&tx).await?;
-    let (rows, next) = if webhooks::any_active(&tx).await? {
+    let active = webhooks::any_active(&tx).await?;
+    let (rows, next) = if active {
         let types: Vec<&str> = WEBHOOK_EVENT_TYPES.to_vec();
         let rows = tx
             .query(MATCHING, &[&after.tx, &after.seq, &PAGE, &horizon, &types])
@@ -135,5 +147,8 @@ pub async fn fan_out_once(db: &Db) -> Result<usize, ApiError> {
         .await?;
     }
     tx.commit().await?;
-    Ok(rows.len())
+    Ok(FanOut {
+        events: rows.len(),
+        active,
+    })
 }

@@ -129,6 +129,8 @@ async fn bad_feed_parameters_are_400_naming_the_parameter() {
         ("wait=31", "wait"),
         ("wait=-1", "wait"),
         ("colour=red", "colour"),
+        ("actions=Agent.Created", "actions"),
+        ("actions=", "actions"),
     ] {
         let res = id
             .app
@@ -307,4 +309,37 @@ async fn every_internal_route_refuses_anything_but_a_service_token() {
         let ok = send(Some(&service)).await.unwrap();
         assert_eq!(ok.status, 200, "{path} with a service token: {}", ok.body);
     }
+}
+
+#[tokio::test]
+async fn an_action_filter_returns_only_those_actions_and_moves_past_the_rest() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(&env, &[]).await;
+    let token = service_token(&id, "marketplace").await;
+    let w = world(&id, "Feed Filter").await;
+    for _ in 0..5 {
+        id.api
+            .token(&w.cred.client_id, &w.cred.client_secret)
+            .await
+            .unwrap();
+    }
+    let total = stored_events(&env).await;
+    // Everything is below the horizon once the unfiltered feed has returned it all.
+    let (_, end) = drain(&id, &token, FeedCursor::START, total).await;
+    let p = page(
+        &id,
+        &token,
+        "after=0&limit=1000&actions=agent.created,tenant.updated",
+    )
+    .await;
+    assert_eq!(p.events.len(), 1, "{:?}", p.events);
+    assert_eq!(p.events[0].action, "agent.created");
+    assert!(p.next >= end, "the cursor moves past the events it skipped");
+    let p = page(
+        &id,
+        &token,
+        &format!("after={}&actions=agent.created", p.next),
+    )
+    .await;
+    assert!(p.events.is_empty());
 }
