@@ -164,13 +164,19 @@ pub async fn client_credentials(
     p: &Params,
     ip: Option<IpAddr>,
 ) -> Result<Granted, ApiError> {
-    // The tenant's daily token quota is read alongside the rate limits (both commands share
-    // one round trip on the multiplexed connection) when the client was seen before; only a
-    // client unknown to this instance pays a second round trip.
+    // When tiers are enforced, the tenant's daily token quota is read alongside the rate
+    // limits (both commands share one round trip on the multiplexed connection) when the
+    // client was seen before; only a client unknown to this instance pays a second round
+    // trip. Otherwise nothing is read.
     let quota = &state.core.quota;
-    let hint = client_auth::credentials(headers, p)
-        .ok()
-        .and_then(|c| state.cache.peek_tenant(&c.client_id));
+    let enforcing = quota.enforcing();
+    let hint = if enforcing {
+        client_auth::credentials(headers, p)
+            .ok()
+            .and_then(|c| state.cache.peek_tenant(&c.client_id))
+    } else {
+        None
+    };
     let early = async {
         match hint {
             Some(t) => Some((t, quota.check(t, Metric::TokenIssuances).await)),
@@ -179,7 +185,7 @@ pub async fn client_credentials(
     };
     let (row, early) = tokio::join!(authenticate(state, headers, p, ip), early);
     let row = row?;
-    if let Some(tenant) = row.tenant_id {
+    if let Some(tenant) = row.tenant_id.filter(|_| enforcing) {
         let verdict = match early {
             Some((t, v)) if t == tenant => v,
             _ => quota.check(tenant, Metric::TokenIssuances).await,
