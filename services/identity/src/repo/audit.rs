@@ -264,6 +264,23 @@ pub async fn resign_checkpoint(
     Ok(())
 }
 
+/// Whether `tenant`'s oldest remaining event happened before `before`.
+pub async fn oldest_is_before(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    before: OffsetDateTime,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT occurred_at < $2 FROM audit_events WHERE tenant_id = $1
+              ORDER BY chain_seq LIMIT 1",
+        )
+        .await?;
+    Ok(c.query_opt(&stmt, &[&tenant, &before])
+        .await?
+        .is_some_and(|r| r.get(0)))
+}
+
 /// Where retention may cut `tenant`'s chain: the last of its oldest `max` events such that
 /// it and every event before it happened before `before`.
 pub async fn retention_cut(
