@@ -1,6 +1,5 @@
 //! Usage metering: batches, retries, periodic and shutdown flushes.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,8 +9,8 @@ use platform::auth::BoxFuture;
 use platform::metering::{Flusher, HttpSink, Metering, Metric, UsageSink};
 use serde_json::json;
 use testkit::identity::agent_body;
-use testkit::{TestEnv, eventually, free_port};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use testkit::process::ChildService;
+use testkit::{TestEnv, eventually};
 use uuid::Uuid;
 
 use crate::helpers::{billing_env, count, stack, usage_sum};
@@ -219,51 +218,13 @@ async fn sigterm_of_the_billing_binary_flushes_its_own_counters() {
     let env = TestEnv::new().await.unwrap();
     let s = stack(&env, &[]).await;
     let a = s.account("Term Co").await;
-    let port = free_port().unwrap();
-    let mut vars = billing_env(&env, port, &s.identity.base_url, &s.stripe.url());
+    // ChildService picks the port.
+    let mut vars = billing_env(&env, 0, &s.identity.base_url, &s.stripe.url());
     vars.set("METERING_FLUSH_INTERVAL_MS", "3600000");
-    vars.set("LOG_FORMAT", "json");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_billing"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for var in [
-        "HOST",
-        "PORT",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "REDIS_KEY_PREFIX",
-        "IDENTITY_URL",
-        "STRIPE_SECRET_KEY",
-        "STRIPE_WEBHOOK_SECRET",
-        "STRIPE_PRICE_PRO",
-        "STRIPE_PRICE_ENTERPRISE",
-        "STRIPE_API_BASE",
-        "METERING_FLUSH_INTERVAL_MS",
-        "PUBLIC_URL",
-    ] {
-        if let Some(v) = vars.get(var) {
-            cmd.env(var, v);
-        }
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("\"listening\"") {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("billing starts");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
-    let client = testkit::Client::new(&format!("http://127.0.0.1:{port}"));
+    let mut child = ChildService::start(env!("CARGO_BIN_EXE_billing"), &vars)
+        .await
+        .unwrap();
+    let client = testkit::Client::new(&child.base_url);
     for _ in 0..5 {
         let res = client
             .get_auth("/api/v1/billing/subscription", &a.token)
@@ -272,19 +233,12 @@ async fn sigterm_of_the_billing_binary_flushes_its_own_counters() {
         assert_eq!(res.status, 200, "{}", res.body);
     }
     assert_eq!(usage_sum(&env, a.id, "api_calls").await, 0);
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+    child.signal("TERM").unwrap();
+    let code = child
+        .wait(Duration::from_secs(20))
         .await
-        .expect("exits after SIGTERM")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+        .expect("exits after SIGTERM");
+    assert_eq!(code, Some(0));
     assert_eq!(usage_sum(&env, a.id, "api_calls").await, 5);
 }
 
