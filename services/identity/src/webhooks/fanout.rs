@@ -6,6 +6,7 @@ use domain::FeedCursor;
 use domain::feed::actions::WEBHOOK_EVENT_TYPES;
 use platform::ApiError;
 use platform::db::{Db, GenericClient};
+use platform::feed::{load_cursor, store_cursor};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -83,14 +84,9 @@ pub async fn fan_out_once(db: &Db) -> Result<FanOut, ApiError> {
             active: true,
         });
     }
-    let stored: String = tx
-        .query_opt(
-            "SELECT cursor FROM feed_cursors WHERE consumer = $1",
-            &[&CONSUMER],
-        )
-        .await?
-        .map_or_else(|| "0".to_owned(), |r| r.get(0));
-    let after: FeedCursor = stored.parse().unwrap_or(FeedCursor::START);
+    let after = load_cursor(&tx, CONSUMER)
+        .await
+        .map_err(ApiError::internal)?;
     let horizon = horizon(&tx).await?;
     let active = webhooks::any_active(&tx).await?;
     let (rows, next) = if active {
@@ -139,12 +135,9 @@ pub async fn fan_out_once(db: &Db) -> Result<FanOut, ApiError> {
         deliveries::insert_many(&tx, &out).await?;
     }
     if next != after {
-        tx.execute(
-            "INSERT INTO feed_cursors (consumer, cursor) VALUES ($1, $2)
-             ON CONFLICT (consumer) DO UPDATE SET cursor = excluded.cursor, updated_at = now()",
-            &[&CONSUMER, &next.to_string()],
-        )
-        .await?;
+        store_cursor(&tx, CONSUMER, next)
+            .await
+            .map_err(ApiError::internal)?;
     }
     tx.commit().await?;
     Ok(FanOut {
