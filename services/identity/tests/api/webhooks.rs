@@ -372,3 +372,34 @@ async fn subscriptions_belong_to_their_tenant_and_need_webhook_scopes() {
         4
     );
 }
+
+#[tokio::test]
+async fn after_a_rotation_deliveries_are_signed_with_the_new_secret_only() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(&env, &FAST).await;
+    let w = world(&id, "Rotated").await;
+    let rx = Receiver::start(0).await.unwrap();
+    let hook = subscribe(&id, &w, &rx.url(), &["agent.created"]).await;
+    let rotated = id
+        .app
+        .client
+        .post_json(
+            &format!(
+                "/api/v1/webhooks/{}/rotate-secret",
+                hook["id"].as_str().unwrap()
+            ),
+            Some(&w.admin),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_secret = rotated.json()["secret"].as_str().unwrap().to_owned();
+    id.api
+        .create_agent(&w.admin, &agent_body("after rotation", json!({})))
+        .await
+        .unwrap();
+    let got = received(&rx, 1).await;
+    assert!(signature_holds(&new_secret, &got[0]));
+    assert!(!signature_holds(hook["secret"].as_str().unwrap(), &got[0]));
+}
