@@ -38,7 +38,7 @@ use crate::telemetry::{self, Metrics};
 /// label strings, which the hot path should not pay per request.
 #[derive(Debug, Default)]
 pub struct RouteHistograms {
-    map: std::sync::Mutex<HashMap<String, Vec<RouteHistogram>>>,
+    map: std::sync::RwLock<HashMap<String, Vec<RouteHistogram>>>,
 }
 
 /// One (method, status) histogram of a route.
@@ -46,28 +46,41 @@ type RouteHistogram = (Method, u16, Histogram);
 
 impl RouteHistograms {
     fn record(&self, metrics: &Metrics, route: &str, method: &Method, status: u16, secs: f64) {
-        let mut map = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entries = match map.get_mut(route) {
-            Some(e) => e,
-            None => map.entry(route.to_owned()).or_default(),
+        let find = |entries: &[RouteHistogram]| {
+            entries
+                .iter()
+                .find(|(m, s, _)| m == method && *s == status)
+                .map(|(_, _, h)| h.clone())
         };
-        if let Some((_, _, h)) = entries.iter().find(|(m, s, _)| m == method && *s == status) {
+        // Every request after the first of its kind only reads.
+        let known = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(route)
+            .and_then(|e| find(e));
+        if let Some(h) = known {
             h.record(secs);
             return;
         }
-        let h = metrics.histogram(
-            "agentidp_http_request_duration_seconds",
-            &[
-                ("method", method.as_str()),
-                ("route", route),
-                ("status", &status.to_string()),
-            ],
-        );
+        let mut map = self
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entries = map.entry(route.to_owned()).or_default();
+        let h = find(entries).unwrap_or_else(|| {
+            let h = metrics.histogram(
+                "agentidp_http_request_duration_seconds",
+                &[
+                    ("method", method.as_str()),
+                    ("route", route),
+                    ("status", &status.to_string()),
+                ],
+            );
+            entries.push((method.clone(), status, h.clone()));
+            h
+        });
         h.record(secs);
-        entries.push((method.clone(), status, h));
     }
 }
 
