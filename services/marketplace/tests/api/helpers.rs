@@ -212,3 +212,25 @@ pub fn agent(description: &str, extra: Value) -> Value {
     }
     body
 }
+
+/// Postings (`listing_terms`) that differ from what the visible listings' documents give, in
+/// either direction, and how many postings there are: the triggers keep the two in step.
+pub async fn postings_drift(env: &TestEnv) -> (i64, i64) {
+    let db = env.db.client().await.unwrap();
+    let r = db
+        .query_one(
+            "WITH want AS (
+                 SELECT u.lexeme COLLATE \"C\" AS lexeme,
+                        ts_rank_cd(l.search, marketplace.lexeme_query(u.lexeme)) AS rank, l.id
+                   FROM marketplace.listings l, unnest(tsvector_to_array(l.search)) u(lexeme)
+                  WHERE l.visible),
+             have AS (SELECT lexeme, rank, id FROM marketplace.listing_terms)
+             SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) a)
+                  + (SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) b),
+                    (SELECT count(*) FROM have)",
+            &[],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1))
+}

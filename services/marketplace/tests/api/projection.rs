@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use testkit::eventually;
 
-use crate::helpers::{Stack, WITHIN, agent, ids, search, shows, spawn};
+use crate::helpers::{Stack, WITHIN, agent, ids, postings_drift, search, shows, spawn};
 
 /// Every listing row, without the cache-invalidation stamp (a rebuild writes new versions).
 async fn snapshot(s: &Stack) -> Vec<Value> {
@@ -83,6 +83,10 @@ async fn rebuilding_from_cursor_0_gives_exactly_the_incremental_projection() {
             .iter()
             .any(|r| r["description"] == "Edited twice." && r["revision"] == 4)
     );
+    // Edits, suspension, unlisting, deletion and the rename left the postings in step.
+    let (drift, postings) = postings_drift(&s.env).await;
+    assert_eq!(drift, 0);
+    assert!(postings > 0);
 
     let config = marketplace::Config::from_env(&s.market_config(&[])).unwrap();
     marketplace::rebuild(&config).await.unwrap();
@@ -95,6 +99,7 @@ async fn rebuilding_from_cursor_0_gives_exactly_the_incremental_projection() {
     s.publisher("Nudge Labs").await;
     s.caught_up().await;
     assert_eq!(snapshot(&s).await, incremental);
+    assert_eq!(postings_drift(&s.env).await, (0, postings));
     // And the API shows the rebuilt state.
     let res = search(&s.market, "tag=heron").await;
     assert_eq!(ids(&res).len(), 3, "{}", res.body);
@@ -196,6 +201,7 @@ async fn seeded_listings_are_searchable_and_purged() {
         .unwrap();
     assert_eq!(report.listings, 1_500);
     assert_eq!(count(&s, "marketplace.listings").await, 1_501);
+    assert_eq!(postings_drift(&s.env).await.0, 0);
     // The cached answer learns of them.
     let grown = eventually(WITHIN, || async {
         let n = search(&s.market, "q=invoice&limit=100").await.json()["data"]
@@ -219,6 +225,7 @@ async fn seeded_listings_are_searchable_and_purged() {
     let purged = marketplace::purge_listings(&config, 500).await.unwrap();
     assert_eq!(purged.listings, 1_500);
     assert_eq!(count(&s, "marketplace.listings").await, 1);
+    assert_eq!(postings_drift(&s.env).await.0, 0);
     assert!(shows(&s.market, "q=invoice&limit=100", &real, true).await);
     let only = eventually(WITHIN, || async {
         let res = search(&s.market, "q=invoice&limit=100").await;

@@ -242,3 +242,112 @@ async fn a_stop_word_query_matches_only_exact_names() {
     s.caught_up().await;
     assert_eq!(ids(&search(&s.market, "q=THE").await), [the.as_str()]);
 }
+
+/// Every id of a search, following its cursors.
+async fn all_pages(
+    app: &testkit::TestApp<marketplace::State>,
+    query: &str,
+    max_pages: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let q = match &cursor {
+            Some(c) => format!("{query}&cursor={c}"),
+            None => query.to_owned(),
+        };
+        let res = search(app, &q).await;
+        out.extend(ids(&res));
+        match res.json()["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    out
+}
+
+/// The order every text search promises, computed by ranking every match: exact name first,
+/// then ts_rank_cd, then id, both descending.
+async fn ranked_everything(env: &testkit::TestEnv, q: &str, filter: &str) -> Vec<String> {
+    let db = env.db.client().await.unwrap();
+    db.query(
+        &format!(
+            "SELECT l.id::text FROM marketplace.listings l, websearch_to_tsquery('english', $1) q
+              WHERE l.visible AND (l.search @@ q OR lower(l.name) = $1) {filter}
+              ORDER BY lower(l.name) = $1 DESC, ts_rank_cd(l.search, q) DESC, l.id DESC"
+        ),
+        &[&q],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[tokio::test]
+async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
+    let env = testkit::TestEnv::new().await.unwrap();
+    let app = crate::helpers::spawn(&env, &[("RATE_LIMIT_MAX_REQUESTS", "1000000")]).await;
+    let config = marketplace::Config::from_env(&crate::helpers::with(env.env(), &[])).unwrap();
+    marketplace::seed_listings(&config, 6_000, 2_000, 11)
+        .await
+        .unwrap();
+    let db = env.db.client().await.unwrap();
+    // The capability whose first listing comes latest in the results for "read": a page of
+    // it needs more postings than a filtered search may read, so it is ranked the general way.
+    let late = db
+        .query_one(
+            "SELECT c, min(pos) FROM (
+                 SELECT l.capabilities, row_number() OVER (
+                            ORDER BY ts_rank_cd(l.search, q) DESC, l.id DESC) AS pos
+                   FROM marketplace.listings l, websearch_to_tsquery('english', 'read') q
+                  WHERE l.visible AND l.search @@ q) r, unnest(capabilities) c
+              GROUP BY c ORDER BY min(pos) DESC, c LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (capability, first): (String, i64) = (late.get(0), late.get(1));
+    assert!(first > 1_200, "{capability} first at {first}");
+    let tag = "gdpr";
+
+    // Whole result sets, page by page: a common word (thousands of matches), a word of the
+    // names and one of the descriptions; the plural finds the singular's stem.
+    for q in ["read", "invoices", "extractor", "teams"] {
+        let want = ranked_everything(&env, q, "").await;
+        assert!(want.len() > 100, "{q}: {} matches", want.len());
+        assert_eq!(
+            all_pages(&app, &format!("q={q}&limit=100"), 100).await,
+            want,
+            "{q}"
+        );
+    }
+    // First pages with filters, small pages so the postings' walk runs out early.
+    for (q, filter, sql) in [
+        (
+            "read",
+            format!("tag={tag}"),
+            format!("AND l.tags @> ARRAY['{tag}']"),
+        ),
+        (
+            "read",
+            format!("capability={capability}"),
+            format!("AND l.capabilities @> ARRAY['{capability}']"),
+        ),
+        (
+            "invoices",
+            "agent_type=classifier".into(),
+            "AND l.agent_type = 'classifier'".into(),
+        ),
+        (
+            "teams",
+            "tag=pdf".into(),
+            "AND l.tags @> ARRAY['pdf']".into(),
+        ),
+    ] {
+        let want = ranked_everything(&env, q, &sql).await;
+        let got = all_pages(&app, &format!("q={q}&{filter}&limit=5"), 4).await;
+        assert_eq!(got, want[..want.len().min(20)], "q={q}&{filter}");
+    }
+}

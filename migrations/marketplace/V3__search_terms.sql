@@ -1,0 +1,108 @@
+-- Rank-ordered postings for one-word searches.
+--
+-- Ranking a text search means computing ts_rank_cd for every visible listing that matches,
+-- so a common word (tens of thousands of matches at a million listings) costs a heap fetch
+-- per match before the first row can be returned. A one-word query ranks each listing by that
+-- word alone, so the rank can be computed when the listing is written: `listing_terms` holds,
+-- for every lexeme of every visible listing, the rank a search for that one lexeme gives it,
+-- and its primary key returns a lexeme's listings in result order. The search reads a page
+-- from it (`repo::search`), whatever the word's frequency. Searches of several words, of
+-- phrases, `or` or exclusions rank their matches as before.
+--
+-- The rank is ts_rank_cd itself over the listing's `search` document, so both ways of
+-- searching, the cursors they hand out and the response-cache checks (which recompute
+-- ts_rank_cd) agree on the order to the last bit.
+
+-- The backfill below writes a row per lexeme of every visible listing (about 25 per listing);
+-- at a million listings that takes minutes, longer than the services' statement timeout.
+SET LOCAL statement_timeout = 0;
+
+-- The tsquery of exactly one lexeme, taken as is (no parsing, stemming or stop words).
+CREATE FUNCTION lexeme_query(lexeme text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery $$;
+
+-- The lexeme a search text reduces to when its query is that one lexeme and nothing else
+-- (no second word, phrase, `or` or exclusion); NULL otherwise.
+CREATE FUNCTION search_lexeme(q text) RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT a[1]
+      FROM (SELECT tsvector_to_array(to_tsvector('english', q)) AS a) v
+     WHERE cardinality(a) = 1 AND lexeme_query(a[1]) = websearch_to_tsquery('english', q)
+$$;
+
+CREATE TABLE listing_terms (
+    lexeme  text COLLATE "C" NOT NULL,
+    -- ts_rank_cd(listings.search, lexeme_query(lexeme)).
+    rank    real NOT NULL,
+    id      uuid NOT NULL
+);
+
+INSERT INTO listing_terms (lexeme, rank, id)
+SELECT u.lexeme, ts_rank_cd(l.search, lexeme_query(u.lexeme)), l.id
+  FROM listings l, unnest(tsvector_to_array(l.search)) AS u(lexeme)
+ WHERE l.visible;
+
+-- A lexeme's listings, best first: a backward scan, (rank, id) descending, as the search
+-- orders them.
+ALTER TABLE listing_terms ADD PRIMARY KEY (lexeme, rank, id);
+
+-- Kept in step with `listings` by statement-level triggers: one set-based statement per
+-- write, however many rows it touched (a seeding batch, a publisher rename). Only visible
+-- listings have postings; a row whose document and visibility did not change keeps its own.
+-- Deletes find the postings by their full key, the rank recomputed from the old document.
+
+CREATE FUNCTION listing_terms_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO listing_terms (lexeme, rank, id)
+    SELECT u.lexeme, ts_rank_cd(n.search, lexeme_query(u.lexeme)), n.id
+      FROM new_rows n, unnest(tsvector_to_array(n.search)) AS u(lexeme)
+     WHERE n.visible;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION listing_terms_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM listing_terms t
+     USING old_rows o JOIN new_rows n USING (id), unnest(tsvector_to_array(o.search)) AS u(lexeme)
+     WHERE o.visible AND NOT (n.visible AND n.search = o.search)
+       AND t.lexeme = u.lexeme AND t.rank = ts_rank_cd(o.search, lexeme_query(u.lexeme))
+       AND t.id = o.id;
+    INSERT INTO listing_terms (lexeme, rank, id)
+    SELECT u.lexeme, ts_rank_cd(n.search, lexeme_query(u.lexeme)), n.id
+      FROM new_rows n JOIN old_rows o USING (id), unnest(tsvector_to_array(n.search)) AS u(lexeme)
+     WHERE n.visible AND NOT (o.visible AND o.search = n.search);
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION listing_terms_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM listing_terms t
+     USING old_rows o, unnest(tsvector_to_array(o.search)) AS u(lexeme)
+     WHERE o.visible AND t.lexeme = u.lexeme
+       AND t.rank = ts_rank_cd(o.search, lexeme_query(u.lexeme)) AND t.id = o.id;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION listing_terms_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE listing_terms;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER listing_terms_insert AFTER INSERT ON listings
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION listing_terms_insert();
+CREATE TRIGGER listing_terms_update AFTER UPDATE ON listings
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION listing_terms_update();
+CREATE TRIGGER listing_terms_delete AFTER DELETE ON listings
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION listing_terms_delete();
+CREATE TRIGGER listing_terms_truncate AFTER TRUNCATE ON listings
+    FOR EACH STATEMENT EXECUTE FUNCTION listing_terms_truncate();
