@@ -7,7 +7,7 @@
 -- for every lexeme of every visible listing, the rank a search for that one lexeme gives it,
 -- and its primary key returns a lexeme's listings in result order. The search reads a page
 -- from it (`repo::search`), whatever the word's frequency. Searches of several words, of
--- phrases, `or` or exclusions rank their matches as before.
+-- phrases or `or` rank their matches as before.
 --
 -- The rank is ts_rank_cd itself over the listing's `search` document, so both ways of
 -- searching, the cursors they hand out and the response-cache checks (which recompute
@@ -22,15 +22,43 @@ CREATE FUNCTION lexeme_query(lexeme text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery $$;
 
--- The lexeme a search text reduces to when its query is that one lexeme and nothing else
--- (no second word, phrase, `or` or exclusion); NULL otherwise.
+-- The lexeme a search's rank depends on alone, for a text of one word with any number of
+-- one-word exclusions (`invoices`, `invoice -pdf -ocr`): its query is that lexeme ANDed with
+-- negated lexemes, and a listing it matches contains none of the excluded ones, so its rank
+-- is the one word's. NULL for anything else (two words, phrases, `or`, hyphenated words).
+-- The query is rebuilt word by word and must equal websearch_to_tsquery's, so any text the
+-- search parses differently is left to the general ranking.
 CREATE FUNCTION search_lexeme(q text) RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT a[1]
-      FROM (SELECT tsvector_to_array(to_tsvector('english', q)) AS a) v
-     WHERE cardinality(a) = 1 AND lexeme_query(a[1]) = websearch_to_tsquery('english', q)
-$$;
+DECLARE
+    word     text;
+    lexemes  text[];
+    positive text;
+    part     tsquery;
+    built    tsquery;
+BEGIN
+    FOREACH word IN ARRAY regexp_split_to_array(btrim(q), '\s+') LOOP
+        lexemes := tsvector_to_array(to_tsvector('english', ltrim(word, '-')));
+        CONTINUE WHEN cardinality(lexemes) = 0;
+        IF cardinality(lexemes) > 1 THEN
+            RETURN NULL;
+        END IF;
+        IF left(word, 1) = '-' THEN
+            part := !! lexeme_query(lexemes[1]);
+        ELSIF positive IS NULL THEN
+            positive := lexemes[1];
+            part := lexeme_query(positive);
+        ELSE
+            RETURN NULL;
+        END IF;
+        built := CASE WHEN built IS NULL THEN part ELSE built && part END;
+    END LOOP;
+    IF positive IS NOT NULL AND built = websearch_to_tsquery('english', q) THEN
+        RETURN positive;
+    END IF;
+    RETURN NULL;
+END $$;
 
 CREATE TABLE listing_terms (
     lexeme  text COLLATE "C" NOT NULL,

@@ -2,12 +2,13 @@
 //!
 //! The SQL is assembled from the filters present, so each combination gets its own plan
 //! with the indexes that fit it (full text: GIN on `search`; no text: the partial
-//! `(created_at, id)` index, or its per-type and per-publisher variants). A text that is one
-//! lexeme (`search_lexeme`, e.g. `q=invoices`) reads its page from `listing_terms` instead,
-//! which holds each listing's rank for each of its lexemes in result order: a common word
-//! costs a page of index entries rather than ranking every match. With filters, that walk
-//! is capped ([`walk_cap`]); a page it cannot fill within the cap, while more postings
-//! remain, is searched the general way. Both ways rank with the same `ts_rank_cd`, so they
+//! `(created_at, id)` index, or its per-type and per-publisher variants). A text whose rank
+//! is one lexeme's (`search_lexeme`: one word, possibly with one-word exclusions, e.g.
+//! `q=invoices` or `q=invoice -pdf`) reads its page from `listing_terms` instead, which
+//! holds each listing's rank for each of its lexemes in result order: a common word costs a
+//! page of index entries rather than ranking every match. Exclusions and filters drop
+//! postings, so that walk is capped ([`walk_cap`]); a page it cannot fill within the cap,
+//! while more postings remain, is searched the general way. Both ways rank with the same `ts_rank_cd`, so they
 //! return the same order and their cursors are interchangeable.
 //!
 //! Queries run as unnamed statements (`query_typed`: one round trip, always planned with
@@ -175,7 +176,8 @@ fn build_terms<'a>(
     let mut ranked = format!(
         "SELECT {COLUMNS}, false AS exact, t.rank
            FROM ({postings}) t JOIN listings l ON l.id = t.id
-          WHERE l.visible AND lower(l.name) <> lower({q})"
+          WHERE l.visible AND lower(l.name) <> lower({q})
+            AND l.search @@ websearch_to_tsquery('english', {q})"
     );
     push_filters(&mut ranked, &mut p, v);
     let limit = p.add(&v.limit, Type::INT8);

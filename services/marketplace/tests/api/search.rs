@@ -313,8 +313,15 @@ async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
     let tag = "gdpr";
 
     // Whole result sets, page by page: a common word (thousands of matches), a word of the
-    // names and one of the descriptions; the plural finds the singular's stem.
-    for q in ["read", "invoices", "extractor", "teams"] {
+    // names and one of the descriptions; the plural finds the singular's stem; exclusions.
+    for q in [
+        "read",
+        "invoices",
+        "extractor",
+        "teams",
+        "read -teams -finance",
+        "-pdf invoices",
+    ] {
         let want = ranked_everything(&env, q, "").await;
         assert!(want.len() > 100, "{q}: {} matches", want.len());
         assert_eq!(
@@ -345,9 +352,15 @@ async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
             "tag=pdf".into(),
             "AND l.tags @> ARRAY['pdf']".into(),
         ),
+        (
+            "read -teams",
+            format!("tag={tag}"),
+            format!("AND l.tags @> ARRAY['{tag}']"),
+        ),
     ] {
         let want = ranked_everything(&env, q, &sql).await;
-        let got = all_pages(&app, &format!("q={q}&{filter}&limit=5"), 4).await;
+        let query = format!("q={}&{filter}&limit=5", q.replace(' ', "+"));
+        let got = all_pages(&app, &query, 4).await;
         assert_eq!(got, want[..want.len().min(20)], "q={q}&{filter}");
     }
 }
