@@ -8,8 +8,8 @@
 //! holds each listing's rank for each of its lexemes in result order: a common word costs a
 //! page of index entries rather than ranking every match. Exclusions and filters drop
 //! postings, so that walk is capped ([`walk_cap`]); a page it cannot fill within the cap,
-//! while more postings remain, is searched the general way. Both ways rank with the same `ts_rank_cd`, so they
-//! return the same order and their cursors are interchangeable.
+//! while more postings remain, is searched the general way. Both ways rank with the same
+//! `ts_rank_cd`, so they return the same order and their cursors are interchangeable.
 //!
 //! Queries run as unnamed statements (`query_typed`: one round trip, always planned with
 //! the actual values, which matters for text-search selectivity), in a read-only,
@@ -106,8 +106,8 @@ fn build<'a>(
     (sql, p)
 }
 
-/// How many postings a filtered one-word search reads for a page of `fetch` rows before it
-/// gives up on them.
+/// How many postings a one-word search reads for a page of `fetch` rows before it gives up
+/// on them (only filters and exclusions make it read more than `fetch`).
 fn walk_cap(fetch: i64) -> i64 {
     1_000 + 30 * fetch
 }
