@@ -50,6 +50,12 @@ async fn an_exact_name_match_ranks_first_then_name_above_capabilities_and_descri
             res.body
         );
     }
+    // Paged one at a time, across the boundary between the exact match and the others.
+    let paged = all_pages(&s.market, "q=quokka&limit=1", 10).await;
+    assert_eq!(
+        paged,
+        [&exact, &in_name, &in_capability, &in_description].map(String::as_str)
+    );
     // A full name: that agent first, then the others that match every word.
     let res = search(&s.market, "q=quokka+invoice+helper").await;
     assert_eq!(ids(&res).first(), Some(&in_name), "{}", res.body);
