@@ -60,6 +60,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- A document's postings: each of its lexemes with the rank a search for it alone gives.
+-- Not STRICT, so the planner inlines it: the triggers' deletes then find each posting through
+-- the primary key.
+CREATE FUNCTION listing_postings(search tsvector) RETURNS TABLE (lexeme text, rank real)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT u, ts_rank_cd(search, lexeme_query(u)) FROM unnest(tsvector_to_array(search)) u $$;
+
 CREATE TABLE listing_terms (
     lexeme  text COLLATE "C" NOT NULL,
     -- ts_rank_cd(listings.search, lexeme_query(lexeme)).
@@ -68,9 +75,7 @@ CREATE TABLE listing_terms (
 );
 
 INSERT INTO listing_terms (lexeme, rank, id)
-SELECT u.lexeme, ts_rank_cd(l.search, lexeme_query(u.lexeme)), l.id
-  FROM listings l, unnest(tsvector_to_array(l.search)) AS u(lexeme)
- WHERE l.visible;
+SELECT p.lexeme, p.rank, l.id FROM listings l, listing_postings(l.search) p WHERE l.visible;
 
 -- A lexeme's listings, best first: a backward scan, (rank, id) descending, as the search
 -- orders them.
@@ -80,44 +85,46 @@ ALTER TABLE listing_terms ADD PRIMARY KEY (lexeme, rank, id);
 -- write, however many rows it touched (a seeding batch, a publisher rename). Only visible
 -- listings have postings; a row whose document and visibility did not change keeps its own.
 -- Deletes find the postings by their full key, the rank recomputed from the old document.
+-- The functions keep the schema they were created in, whoever writes the listings.
 
 CREATE FUNCTION listing_terms_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO listing_terms (lexeme, rank, id)
-    SELECT u.lexeme, ts_rank_cd(n.search, lexeme_query(u.lexeme)), n.id
-      FROM new_rows n, unnest(tsvector_to_array(n.search)) AS u(lexeme)
-     WHERE n.visible;
+    SELECT p.lexeme, p.rank, n.id FROM new_rows n, listing_postings(n.search) p WHERE n.visible;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION listing_terms_update() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
+    -- The rows whose postings change are picked first (a hash join of the two transition
+    -- tables), so an update that leaves documents alone costs no posting lookups.
+    WITH gone AS MATERIALIZED (
+        SELECT o.id, o.search FROM old_rows o JOIN new_rows n USING (id)
+         WHERE o.visible AND NOT (n.visible AND n.search = o.search))
     DELETE FROM listing_terms t
-     USING old_rows o JOIN new_rows n USING (id), unnest(tsvector_to_array(o.search)) AS u(lexeme)
-     WHERE o.visible AND NOT (n.visible AND n.search = o.search)
-       AND t.lexeme = u.lexeme AND t.rank = ts_rank_cd(o.search, lexeme_query(u.lexeme))
-       AND t.id = o.id;
+     USING gone g, listing_postings(g.search) p
+     WHERE (t.lexeme, t.rank, t.id) = (p.lexeme, p.rank, g.id);
+    WITH came AS MATERIALIZED (
+        SELECT n.id, n.search FROM new_rows n JOIN old_rows o USING (id)
+         WHERE n.visible AND NOT (o.visible AND o.search = n.search))
     INSERT INTO listing_terms (lexeme, rank, id)
-    SELECT u.lexeme, ts_rank_cd(n.search, lexeme_query(u.lexeme)), n.id
-      FROM new_rows n JOIN old_rows o USING (id), unnest(tsvector_to_array(n.search)) AS u(lexeme)
-     WHERE n.visible AND NOT (o.visible AND o.search = n.search);
+    SELECT p.lexeme, p.rank, c.id FROM came c, listing_postings(c.search) p;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION listing_terms_delete() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM listing_terms t
-     USING old_rows o, unnest(tsvector_to_array(o.search)) AS u(lexeme)
-     WHERE o.visible AND t.lexeme = u.lexeme
-       AND t.rank = ts_rank_cd(o.search, lexeme_query(u.lexeme)) AND t.id = o.id;
+     USING old_rows o, listing_postings(o.search) p
+     WHERE o.visible AND (t.lexeme, t.rank, t.id) = (p.lexeme, p.rank, o.id);
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION listing_terms_truncate() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     TRUNCATE listing_terms;
     RETURN NULL;

@@ -217,14 +217,16 @@ pub fn agent(description: &str, extra: Value) -> Value {
 /// either direction, and how many postings there are: the triggers keep the two in step.
 pub async fn postings_drift(env: &TestEnv) -> (i64, i64) {
     let db = env.db.client().await.unwrap();
+    db.batch_execute("SET search_path = marketplace, public")
+        .await
+        .unwrap();
     let r = db
         .query_one(
             "WITH want AS (
-                 SELECT u.lexeme COLLATE \"C\" AS lexeme,
-                        ts_rank_cd(l.search, marketplace.lexeme_query(u.lexeme)) AS rank, l.id
-                   FROM marketplace.listings l, unnest(tsvector_to_array(l.search)) u(lexeme)
+                 SELECT p.lexeme COLLATE \"C\" AS lexeme, p.rank, l.id
+                   FROM listings l, listing_postings(l.search) p
                   WHERE l.visible),
-             have AS (SELECT lexeme, rank, id FROM marketplace.listing_terms)
+             have AS (SELECT lexeme, rank, id FROM listing_terms)
              SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) a)
                   + (SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) b),
                     (SELECT count(*) FROM have)",
