@@ -59,6 +59,29 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// [`runtime`], or exit code 1 after saying on stderr why it could not start.
+pub fn start_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    runtime().map_err(|e| {
+        let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints a subcommand's result as one JSON line on stdout (exit 0), or its error on stderr
+/// (exit 1).
+pub fn print_outcome(result: anyhow::Result<serde_json::Value>) -> ExitCode {
+    match result {
+        Ok(v) => {
+            let _ = writeln!(std::io::stdout(), "{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a service's own subcommand: reads the configuration (exit 2 on problems), starts the
 /// runtime and telemetry, runs `command`, prints its result as one JSON line on stdout (the
 /// last line: logs go to stdout too) and exits 0, or prints the error on stderr and exits 1.
@@ -73,12 +96,9 @@ where
         Ok(c) => c,
         Err(code) => return code,
     };
-    let rt = match runtime() {
+    let rt = match start_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = rt.block_on(async move {
         let common = S::common(&cfg);
@@ -87,16 +107,7 @@ where
         guard.shutdown();
         result
     });
-    match result {
-        Ok(v) => {
-            let _ = writeln!(std::io::stdout(), "{v}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    print_outcome(result)
 }
 
 /// Runs one of the shared subcommands to completion.
@@ -110,12 +121,9 @@ pub fn run<S: ServiceMain>(command: Command) -> ExitCode {
         let _ = writeln!(std::io::stdout(), "configuration is valid");
         return ExitCode::SUCCESS;
     }
-    let rt = match runtime() {
+    let rt = match start_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = rt.block_on(async move {
         let common = S::common(&cfg);

@@ -1,7 +1,6 @@
 //! The `identity` binary: `serve` (default), `migrate`, `validate-config`,
 //! `service-client <name>`, `rotate-signing-key`.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 /// mimalloc: the token hot path allocates a lot of short-lived buffers.
@@ -44,12 +43,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let rt = match platform::cli::runtime() {
+    let rt = match platform::cli::start_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let output = rt.block_on(async {
         match cmd {
@@ -62,14 +58,5 @@ fn main() -> ExitCode {
             Cmd::Shared(_) => unreachable!("handled above"),
         }
     });
-    match output {
-        Ok(v) => {
-            let _ = writeln!(std::io::stdout(), "{v}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    platform::cli::print_outcome(output)
 }
