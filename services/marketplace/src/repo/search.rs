@@ -6,10 +6,13 @@
 //! is one lexeme's (`search_lexeme`: one word, possibly with one-word exclusions, e.g.
 //! `q=invoices` or `q=invoice -pdf`) reads its page from `listing_terms` instead, which
 //! holds each listing's rank for each of its lexemes in result order: a common word costs a
-//! page of index entries rather than ranking every match. Exclusions and filters drop
-//! postings, so that walk is capped ([`walk_cap`]); a page it cannot fill within the cap,
-//! while more postings remain, is searched the general way. Both ways rank with the same
-//! `ts_rank_cd`, so they return the same order and their cursors are interchangeable.
+//! page of index entries rather than ranking every match. Words joined by `or`
+//! (`search_or_lexemes`) walk each word's postings the same way, skipping listings that
+//! contain another of the words (whose rank is not one word's), and rank on the spot only
+//! the listings that contain several. Exclusions and filters drop postings, so each walk is
+//! capped ([`walk_cap`]); a page a walk cannot fill within the cap, while more postings
+//! remain, is searched the general way. Both ways rank with the same `ts_rank_cd`, so they
+//! return the same order and their cursors are interchangeable.
 //!
 //! Queries run as unnamed statements (`query_typed`: one round trip, always planned with
 //! the actual values, which matters for text-search selectivity), in a read-only,
@@ -135,18 +138,44 @@ fn push_filters<'a>(sql: &mut String, p: &mut Params<'a>, v: &'a Values<'a>) {
     }
 }
 
-/// A one-word search from `listing_terms`: exact name matches first (ranked on the spot:
-/// there are few), then the lexeme's postings in order, at most `walk` of them.
+/// The tsquery matching any of `lexemes` (`OR`), or all pairs of them (`pairs`).
+fn lexemes_query<'a>(p: &mut Params<'a>, lexemes: &[&'a String], pairs: bool) -> String {
+    let one: Vec<String> = lexemes
+        .iter()
+        .map(|lex| format!("lexeme_query({})", p.add(*lex, Type::TEXT)))
+        .collect();
+    let parts: Vec<String> = if pairs {
+        let mut out = Vec::new();
+        for (i, a) in one.iter().enumerate() {
+            for b in &one[i + 1..] {
+                out.push(format!("({a} && {b})"));
+            }
+        }
+        out
+    } else {
+        one
+    };
+    format!("({})", parts.join(" || "))
+}
+
+/// A search from `listing_terms` for a text of one word (possibly with exclusions) or of
+/// words joined by `or`. Its branches, each at most a page, best first, tagged `branch`:
+/// 0, exact name matches (ranked on the spot: there are few); 1..=n, each word's postings
+/// in order, at most `walk` of them, of listings that contain none of the other words (their
+/// rank is that word's alone); n + 1 with several words, the listings that contain two or
+/// more of them, ranked on the spot.
 fn build_terms<'a>(
     v: &'a Values<'a>,
     text: &'a String,
-    lexeme: &'a String,
+    lexemes: &'a [String],
     after_rank: &'a f32,
     walk: &'a i64,
 ) -> (String, Params<'a>) {
     let mut p = Params::default();
     let q = p.add(text, Type::TEXT);
-    let lex = p.add(lexeme, Type::TEXT);
+    let limit = p.add(&v.limit, Type::INT8);
+    let walk = p.add(walk, Type::INT8);
+    let rank = format!("ts_rank_cd(l.search, websearch_to_tsquery('english', {q}))");
     let after = match &v.after {
         Some(After::Ranked { exact, id, .. }) => Some((
             *exact,
@@ -155,38 +184,64 @@ fn build_terms<'a>(
         )),
         _ => None,
     };
+    let mut branches = Vec::new();
     let mut exact = format!(
-        "SELECT {COLUMNS}, true AS exact, ts_rank_cd(l.search, websearch_to_tsquery('english', {q})) AS rank
+        "SELECT {COLUMNS}, true AS exact, {rank} AS rank, 0 AS branch
            FROM listings l WHERE l.visible AND lower(l.name) = lower({q})"
     );
     push_filters(&mut exact, &mut p, v);
-    let mut postings = format!("SELECT id, rank FROM listing_terms WHERE lexeme = {lex}");
     match &after {
-        Some((true, r, i)) => exact.push_str(&format!(
-            " AND (ts_rank_cd(l.search, websearch_to_tsquery('english', {q})), l.id) < ({r}, {i})"
-        )),
-        Some((false, r, i)) => {
-            exact.push_str(" AND false");
-            postings.push_str(&format!(" AND (rank, id) < ({r}, {i})"));
-        }
+        Some((true, r, i)) => exact.push_str(&format!(" AND ({rank}, l.id) < ({r}, {i})")),
+        Some((false, ..)) => exact.push_str(" AND false"),
         None => {}
     }
-    let walk = p.add(walk, Type::INT8);
-    postings.push_str(&format!(" ORDER BY rank DESC, id DESC LIMIT {walk}"));
-    let mut ranked = format!(
-        "SELECT {COLUMNS}, false AS exact, t.rank
-           FROM ({postings}) t JOIN listings l ON l.id = t.id
-          WHERE l.visible AND lower(l.name) <> lower({q})
-            AND l.search @@ websearch_to_tsquery('english', {q})"
-    );
-    push_filters(&mut ranked, &mut p, v);
-    let limit = p.add(&v.limit, Type::INT8);
+    branches.push(format!(
+        "{exact} ORDER BY rank DESC, l.id DESC LIMIT {limit}"
+    ));
+    for (n, lexeme) in lexemes.iter().enumerate() {
+        let lex = p.add(lexeme, Type::TEXT);
+        let mut postings = format!("SELECT id, rank FROM listing_terms WHERE lexeme = {lex}");
+        if let Some((false, r, i)) = &after {
+            postings.push_str(&format!(" AND (rank, id) < ({r}, {i})"));
+        }
+        postings.push_str(&format!(" ORDER BY rank DESC, id DESC LIMIT {walk}"));
+        let mut ranked = format!(
+            "SELECT {COLUMNS}, false AS exact, t.rank, {} AS branch
+               FROM ({postings}) t JOIN listings l ON l.id = t.id
+              WHERE l.visible AND lower(l.name) <> lower({q})
+                AND l.search @@ websearch_to_tsquery('english', {q})",
+            n + 1
+        );
+        let others: Vec<&String> = lexemes.iter().filter(|o| *o != lexeme).collect();
+        if !others.is_empty() {
+            let others = lexemes_query(&mut p, &others, false);
+            ranked.push_str(&format!(" AND NOT l.search @@ {others}"));
+        }
+        push_filters(&mut ranked, &mut p, v);
+        branches.push(format!(
+            "{ranked} ORDER BY t.rank DESC, t.id DESC LIMIT {limit}"
+        ));
+    }
+    if lexemes.len() > 1 {
+        let all: Vec<&String> = lexemes.iter().collect();
+        let several = lexemes_query(&mut p, &all, true);
+        let mut overlap = format!(
+            "SELECT {COLUMNS}, false AS exact, {rank} AS rank, {} AS branch
+               FROM listings l
+              WHERE l.visible AND lower(l.name) <> lower({q}) AND l.search @@ {several}",
+            lexemes.len() + 1
+        );
+        push_filters(&mut overlap, &mut p, v);
+        if let Some((false, r, i)) = &after {
+            overlap.push_str(&format!(" AND ({rank}, l.id) < ({r}, {i})"));
+        }
+        branches.push(format!(
+            "{overlap} ORDER BY rank DESC, l.id DESC LIMIT {limit}"
+        ));
+    }
     let sql = format!(
-        "SELECT * FROM (
-             ({exact} ORDER BY rank DESC, l.id DESC LIMIT {limit})
-             UNION ALL
-             ({ranked} ORDER BY t.rank DESC, t.id DESC LIMIT {limit})) r
-          ORDER BY exact DESC, rank DESC, id DESC LIMIT {limit}"
+        "SELECT * FROM (({})) r ORDER BY exact DESC, rank DESC, id DESC",
+        branches.join(") UNION ALL (")
     );
     (sql, p)
 }
@@ -224,6 +279,34 @@ async fn walk_cut(
     Ok(row.first().is_some_and(|r| r.get(0)))
 }
 
+/// The page from `listing_terms` ([`build_terms`]), or `None` when a word's walk stopped
+/// at its cap with fewer than a page of rows: rows past the cap could then belong on the
+/// page. (A walk that found a page has all its word's rows that can: those past the cap rank
+/// below them.)
+async fn search_terms(
+    tx: &tokio_postgres::Transaction<'_>,
+    v: &Values<'_>,
+    text: &String,
+    lexemes: &[String],
+    after_rank: &f32,
+) -> Result<Option<Vec<tokio_postgres::Row>>, tokio_postgres::Error> {
+    let walk = walk_cap(v.limit);
+    let (sql, params) = build_terms(v, text, lexemes, after_rank, &walk);
+    let mut rows = tx.query_typed(&sql, &params.list).await?;
+    for (n, lexeme) in lexemes.iter().enumerate() {
+        let branch = n as i32 + 1;
+        let found = rows
+            .iter()
+            .filter(|r| r.get::<_, i32>("branch") == branch)
+            .count();
+        if (found as i64) < v.limit && walk_cut(tx, lexeme, v.after, walk).await? {
+            return Ok(None);
+        }
+    }
+    rows.truncate(v.limit as usize);
+    Ok(Some(rows))
+}
+
 /// Up to `fetch` results of `req` after its cursor, and the listing version they reflect.
 pub async fn search(
     client: &mut Client,
@@ -255,22 +338,20 @@ pub async fn search(
                     set_config('client_min_messages', 'warning', true),
                     set_config('statement_timeout', $1, true),
                     (SELECT version FROM listing_version),
-                    search_lexeme($2)",
+                    search_lexeme($2),
+                    search_or_lexemes($2)",
             &[(&timeout_ms, Type::TEXT), (&req.filter.text, Type::TEXT)],
         )
         .await?;
-    let (version, lexeme): (i64, Option<String>) =
-        setup.first().map_or((0, None), |r| (r.get(4), r.get(5)));
+    let (version, one, or): (i64, Option<String>, Option<Vec<String>>) = setup
+        .first()
+        .map_or((0, None, None), |r| (r.get(4), r.get(5), r.get(6)));
+    let lexemes = one.map(|l| vec![l]).or(or);
     let mut rows = None;
-    // The postings serve one-word searches, except by publisher: a publisher's few listings
-    // are found faster through its own index.
-    if let (Some(text), Some(lexeme), None) = (&req.filter.text, &lexeme, &req.filter.publisher) {
-        let walk = walk_cap(fetch);
-        let (sql, params) = build_terms(&values, text, lexeme, &rank, &walk);
-        let found = tx.query_typed(&sql, &params.list).await?;
-        if found.len() as i64 >= fetch || !walk_cut(&tx, lexeme, req.after, walk).await? {
-            rows = Some(found);
-        }
+    // The postings serve one word and words joined by `or`, except by publisher: a
+    // publisher's few listings are found faster through its own index.
+    if let (Some(text), Some(lexemes), None) = (&req.filter.text, &lexemes, &req.filter.publisher) {
+        rows = search_terms(&tx, &values, text, lexemes, &rank).await?;
     }
     let rows = match rows {
         Some(rows) => rows,

@@ -292,7 +292,7 @@ async fn ranked_everything(env: &testkit::TestEnv, q: &str, filter: &str) -> Vec
 }
 
 #[tokio::test]
-async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
+async fn postings_searches_return_exactly_the_order_of_ranking_every_match() {
     let env = testkit::TestEnv::new().await.unwrap();
     let app = crate::helpers::spawn(&env, &[("RATE_LIMIT_MAX_REQUESTS", "1000000")]).await;
     let config = marketplace::Config::from_env(&crate::helpers::with(env.env(), &[])).unwrap();
@@ -319,7 +319,8 @@ async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
     let tag = "gdpr";
 
     // Whole result sets, page by page: a common word (thousands of matches), a word of the
-    // names and one of the descriptions; the plural finds the singular's stem; exclusions.
+    // names and one of the descriptions; the plural finds the singular's stem; exclusions;
+    // words joined by `or`, where listings with several of the words are ranked on the spot.
     for q in [
         "read",
         "invoices",
@@ -327,6 +328,9 @@ async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
         "teams",
         "read -teams -finance",
         "-pdf invoices",
+        "invoices or extractor",
+        "read OR teams",
+        "teams or pdf or finance",
     ] {
         let want = ranked_everything(&env, q, "").await;
         assert!(want.len() > 100, "{q}: {} matches", want.len());
@@ -359,6 +363,16 @@ async fn one_word_searches_return_exactly_the_order_of_ranking_every_match() {
             "read -teams",
             format!("tag={tag}"),
             format!("AND l.tags @> ARRAY['{tag}']"),
+        ),
+        (
+            "invoices or read",
+            format!("capability={capability}"),
+            format!("AND l.capabilities @> ARRAY['{capability}']"),
+        ),
+        (
+            "extractor or teams or pdf",
+            "agent_type=classifier".into(),
+            "AND l.agent_type = 'classifier'".into(),
         ),
     ] {
         let want = ranked_everything(&env, q, &sql).await;
