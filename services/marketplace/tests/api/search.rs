@@ -331,6 +331,9 @@ async fn postings_searches_return_exactly_the_order_of_ranking_every_match() {
         "invoices or extractor",
         "read OR teams",
         "teams or pdf or finance",
+        // Ranked the general way: a repeated lexeme, a hyphenated word (three lexemes).
+        "invoices or invoice",
+        "e-invoice or pdf",
     ] {
         let want = ranked_everything(&env, q, "").await;
         assert!(want.len() > 100, "{q}: {} matches", want.len());
