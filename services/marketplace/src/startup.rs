@@ -26,6 +26,8 @@ pub struct AppState {
     pub cache: Arc<ResponseCache>,
     /// Turns of searches in the database (`MARKETPLACE_SEARCH_CONCURRENCY`).
     pub search_turns: Arc<Semaphore>,
+    /// The postings' statistics two-word searches estimate from.
+    pub lexeme_stats: crate::repo::search::StatsCache,
     /// `PUBLIC_URL` without a trailing slash (links).
     pub public_base: String,
 }
@@ -77,6 +79,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let state = web::Data::new(AppState {
         public_base: config.common.public_base(),
         search_turns: Arc::new(Semaphore::new(config.search_concurrency)),
+        lexeme_stats: Default::default(),
         config: Arc::new(config),
         core: core.clone(),
         cache,

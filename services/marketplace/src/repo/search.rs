@@ -22,9 +22,11 @@
 //! against). [`crate::repo::versions::matching`] repeats the predicate for cache
 //! invalidation: keep both in step.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use platform::db::Client;
+use platform::db::{Client, GenericClient};
 use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -307,12 +309,224 @@ async fn search_terms(
     Ok(Some(rows))
 }
 
+/// The most a cover of a two-word search adds to `ts_rank_cd` when one of the words is not in
+/// the name: the harmonic mean of weights 1.0 and 0.4 is 0.571428..., rounded up here so
+/// that float rounding cannot make the bound too small.
+const NOT_BOTH_NAMED_COVER: f64 = 0.5715;
+
+/// One branch of a two-word search: listings with both words, after the cursor, best first,
+/// at most a page; `pairs` joins the words' postings. Tagged `branch`.
+fn pair_branch<'a>(
+    p: &mut Params<'a>,
+    v: &'a Values<'a>,
+    text: &'a String,
+    pair: &'a [String],
+    after_rank: &'a f32,
+    pairs: &str,
+    branch: i32,
+) -> String {
+    let q = p.add(text, Type::TEXT);
+    let (a, b) = (p.add(&pair[0], Type::TEXT), p.add(&pair[1], Type::TEXT));
+    let rank = format!("ts_rank_cd(l.search, websearch_to_tsquery('english', {q}))");
+    // The postings are joined first (OFFSET 0 keeps the planner from fetching listings for
+    // one word's postings before it has the other's).
+    let mut sql = format!(
+        "SELECT {COLUMNS}, false AS exact, {rank} AS rank, {branch} AS branch
+           FROM (SELECT ta.id FROM listing_terms ta JOIN listing_terms tb ON tb.id = ta.id
+                  WHERE ta.lexeme = {a} AND tb.lexeme = {b} AND {pairs} OFFSET 0) t
+           JOIN listings l ON l.id = t.id
+          WHERE l.visible AND lower(l.name) <> lower({q})
+            AND l.search @@ websearch_to_tsquery('english', {q})"
+    );
+    push_filters(&mut sql, p, v);
+    // After an exact name match, every other listing is still to come.
+    if let Some(After::Ranked {
+        exact: false, id, ..
+    }) = &v.after
+    {
+        sql.push_str(&format!(
+            " AND ({rank}, l.id) < ({}, {})",
+            p.add(after_rank, Type::FLOAT4),
+            p.add(id, Type::UUID)
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY rank DESC, l.id DESC LIMIT {}",
+        p.add(&v.limit, Type::INT8)
+    ));
+    sql
+}
+
+/// A page of a two-word search (`search_lexeme_pair`), or `None` when it has to be ranked the
+/// general way. First the exact name matches and the best page of listings with both words
+/// in the name; the last rank of that page bounds the rest (V5 migration): a listing without
+/// both words in the name can reach it only if it has at least `c` covers, so only listings
+/// where each word occurs at least `ceil(c / 2)` times and both together more than `c` times
+/// are ranked as well. `None` when fewer than a page have both words in the name, or when the
+/// bound would not narrow the search.
+async fn search_pair(
+    tx: &tokio_postgres::Transaction<'_>,
+    v: &Values<'_>,
+    text: &String,
+    pair: &[String],
+    after_rank: &f32,
+) -> Result<Option<Vec<tokio_postgres::Row>>, tokio_postgres::Error> {
+    let mut p = Params::default();
+    let q = p.add(text, Type::TEXT);
+    let mut exact = format!(
+        "SELECT {COLUMNS}, true AS exact,
+                ts_rank_cd(l.search, websearch_to_tsquery('english', {q})) AS rank, 0 AS branch
+           FROM listings l WHERE l.visible AND lower(l.name) = lower({q})"
+    );
+    push_filters(&mut exact, &mut p, v);
+    match &v.after {
+        Some(After::Ranked {
+            exact: true, id, ..
+        }) => exact.push_str(&format!(
+            " AND (ts_rank_cd(l.search, websearch_to_tsquery('english', {q})), l.id) < ({}, {})",
+            p.add(after_rank, Type::FLOAT4),
+            p.add(id, Type::UUID)
+        )),
+        Some(After::Ranked { exact: false, .. }) => exact.push_str(" AND false"),
+        _ => {}
+    }
+    let limit = p.add(&v.limit, Type::INT8);
+    let named = pair_branch(
+        &mut p,
+        v,
+        text,
+        pair,
+        after_rank,
+        "ta.in_name AND tb.in_name",
+        1,
+    );
+    let sql = format!(
+        "SELECT * FROM (({exact} ORDER BY rank DESC, l.id DESC LIMIT {limit}) UNION ALL ({named})) r"
+    );
+    let mut rows = tx.query_typed(&sql, &p.list).await?;
+    let named: Vec<f32> = rows
+        .iter()
+        .filter(|r| r.get::<_, i32>("branch") == 1)
+        .map(|r| r.get("rank"))
+        .collect();
+    if (named.len() as i64) < v.limit {
+        return Ok(None);
+    }
+    let floor = named.iter().copied().fold(f32::INFINITY, f32::min);
+    let covers = (f64::from(floor) / NOT_BOTH_NAMED_COVER).ceil() as i32;
+    if covers <= 2 {
+        return Ok(None);
+    }
+    let each = (covers + 1) / 2;
+    let mut p = Params::default();
+    let (e, c) = (p.add(&each, Type::INT4), p.add(&covers, Type::INT4));
+    let repeated = format!(
+        "ta.occurrences >= {e} AND tb.occurrences >= {e} AND ta.occurrences + tb.occurrences > {c}
+         AND NOT (ta.in_name AND tb.in_name)"
+    );
+    let sql = pair_branch(&mut p, v, text, pair, after_rank, &repeated, 2);
+    rows.extend(tx.query_typed(&sql, &p.list).await?);
+    rows.sort_by(|x, y| {
+        let key = |r: &tokio_postgres::Row| -> (bool, f32, uuid::Uuid) {
+            (r.get("exact"), r.get("rank"), r.get("id"))
+        };
+        let (kx, ky) = (key(x), key(y));
+        ky.0.cmp(&kx.0)
+            .then(ky.1.total_cmp(&kx.1))
+            .then(ky.2.cmp(&kx.2))
+    });
+    rows.truncate(v.limit as usize);
+    Ok(Some(rows))
+}
+
+/// How searches run.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchSettings<'a> {
+    /// The statement timeout.
+    pub timeout: Duration,
+    /// Estimated matches from which a two-word search takes [`search_pair`] (`Config`).
+    pub pair_matches_min: f64,
+    /// What the estimate is made from; `None` before the postings have statistics.
+    pub stats: Option<&'a LexemeStats>,
+}
+
+/// How long an instance uses the statistics it read ([`LexemeStats::cached`]).
+pub const STATS_TTL: Duration = Duration::from_secs(300);
+
+/// An instance's [`LexemeStats`] and when they were read.
+pub type StatsCache = Mutex<Option<(Instant, Option<Arc<LexemeStats>>)>>;
+
+/// The planner's statistics of `listing_terms.lexeme`: the most common lexemes' shares of
+/// the postings, the table's size and the listings'. Enough to estimate how many listings
+/// two words have in common.
+#[derive(Debug, Default)]
+pub struct LexemeStats {
+    shares: HashMap<String, f64>,
+    /// The share of the rarest common lexeme: an upper bound for any other.
+    rarest: f64,
+    postings: f64,
+    listings: f64,
+}
+
+impl LexemeStats {
+    /// Reads them; `None` before `listing_terms` has been analysed.
+    pub async fn load(c: &impl GenericClient) -> Result<Option<Self>, tokio_postgres::Error> {
+        let rows = c
+            .query(
+                "SELECT m.v, m.f::float8, t.reltuples::float8, l.reltuples::float8
+                   FROM pg_class t
+                   JOIN pg_class l ON l.oid = 'listings'::regclass
+                   JOIN pg_stats s ON s.schemaname = t.relnamespace::regnamespace::text
+                                  AND s.tablename = t.relname AND s.attname = 'lexeme',
+                        unnest(s.most_common_vals::text::text[], s.most_common_freqs) m(v, f)
+                  WHERE t.oid = 'listing_terms'::regclass AND t.reltuples > 0",
+                &[],
+            )
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let shares: HashMap<String, f64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(Some(Self {
+            rarest: shares.values().copied().fold(f64::INFINITY, f64::min),
+            shares,
+            postings: first.get(2),
+            listings: first.get(3),
+        }))
+    }
+
+    /// The statistics an instance uses, read again when they are [`STATS_TTL`] old (and
+    /// whenever the last attempt found none or failed, at most as often).
+    pub async fn cached(cache: &StatsCache, c: &impl GenericClient) -> Option<Arc<LexemeStats>> {
+        if let Some((at, stats)) = &*cache.lock().unwrap_or_else(|e| e.into_inner())
+            && at.elapsed() < STATS_TTL
+        {
+            return stats.clone();
+        }
+        let stats = match Self::load(c).await {
+            Ok(stats) => stats.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the postings' statistics failed");
+                None
+            }
+        };
+        *cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), stats.clone()));
+        stats
+    }
+
+    /// Estimated listings with both lexemes, as if they occurred independently.
+    pub fn pair_matches(&self, a: &str, b: &str) -> f64 {
+        let share = |l: &str| self.shares.get(l).copied().unwrap_or(self.rarest);
+        share(a) * share(b) * self.postings * self.postings / self.listings.max(1.0)
+    }
+}
+
 /// Up to `fetch` results of `req` after its cursor, and the listing version they reflect.
 pub async fn search(
     client: &mut Client,
     req: &SearchRequest,
     fetch: i64,
-    timeout: Duration,
+    settings: &SearchSettings<'_>,
 ) -> Result<(i64, Vec<Hit>), tokio_postgres::Error> {
     let values = Values {
         filter: &req.filter,
@@ -330,7 +544,7 @@ pub async fn search(
         .read_only(true)
         .start()
         .await?;
-    let timeout_ms = timeout.as_millis().to_string();
+    let timeout_ms = settings.timeout.as_millis().to_string();
     let setup = tx
         .query_typed(
             "SELECT set_config('jit', 'off', true),
@@ -339,19 +553,33 @@ pub async fn search(
                     set_config('statement_timeout', $1, true),
                     (SELECT version FROM listing_version),
                     search_lexeme($2),
-                    search_or_lexemes($2)",
+                    search_or_lexemes($2),
+                    search_lexeme_pair($2)",
             &[(&timeout_ms, Type::TEXT), (&req.filter.text, Type::TEXT)],
         )
         .await?;
-    let (version, one, or): (i64, Option<String>, Option<Vec<String>>) = setup
-        .first()
-        .map_or((0, None, None), |r| (r.get(4), r.get(5), r.get(6)));
+    let first = setup.first();
+    let version: i64 = first.map_or(0, |r| r.get(4));
+    let one: Option<String> = first.and_then(|r| r.get(5));
+    let or: Option<Vec<String>> = first.and_then(|r| r.get(6));
+    let pair: Option<Vec<String>> = first.and_then(|r| r.get(7));
+    // Without statistics, the full-text index, unless told always.
+    let pair = pair.filter(|p| {
+        settings.pair_matches_min <= 0.0
+            || settings
+                .stats
+                .is_some_and(|s| s.pair_matches(&p[0], &p[1]) >= settings.pair_matches_min)
+    });
     let lexemes = one.map(|l| vec![l]).or(or);
     let mut rows = None;
-    // The postings serve one word and words joined by `or`, except by publisher: a
-    // publisher's few listings are found faster through its own index.
-    if let (Some(text), Some(lexemes), None) = (&req.filter.text, &lexemes, &req.filter.publisher) {
-        rows = search_terms(&tx, &values, text, lexemes, &rank).await?;
+    // The postings serve one word, words joined by `or` and two words, except by publisher:
+    // a publisher's few listings are found faster through its own index.
+    if let (Some(text), None) = (&req.filter.text, &req.filter.publisher) {
+        if let Some(lexemes) = &lexemes {
+            rows = search_terms(&tx, &values, text, lexemes, &rank).await?;
+        } else if let Some(pair) = &pair {
+            rows = search_pair(&tx, &values, text, pair, &rank).await?;
+        }
     }
     let rows = match rows {
         Some(rows) => rows,
@@ -382,4 +610,25 @@ pub async fn search(
         })
         .collect();
     Ok((version, hits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_estimates_treat_words_as_independent_and_other_words_as_the_rarest() {
+        let stats = LexemeStats {
+            shares: HashMap::from([("summar".into(), 0.02), ("deploy".into(), 0.005)]),
+            rarest: 0.001,
+            postings: 20_000_000.0,
+            listings: 1_000_000.0,
+        };
+        // 400,000 listings with one word, 100,000 with the other: 40,000 with both.
+        assert!((stats.pair_matches("summar", "deploy") - 40_000.0).abs() < 1e-6);
+        // A word outside the common ones counts as the rarest of them (20,000 listings).
+        assert!((stats.pair_matches("deploy", "zebra") - 2_000.0).abs() < 1e-6);
+        let empty = LexemeStats::default();
+        assert_eq!(empty.pair_matches("a", "b"), 0.0);
+    }
 }

@@ -63,7 +63,18 @@ async fn run(
     let (version, mut hits) = {
         let mut c = state.core.db.get().await?;
         started.now();
-        repo::search(&mut c, search, search.limit + 1, timeout)
+        let pair_matches_min = state.config.pair_matches_min;
+        let stats = if pair_matches_min > 0.0 {
+            repo::LexemeStats::cached(&state.lexeme_stats, &c).await
+        } else {
+            None
+        };
+        let settings = repo::SearchSettings {
+            timeout,
+            pair_matches_min,
+            stats: stats.as_deref(),
+        };
+        repo::search(&mut c, search, search.limit + 1, &settings)
             .await
             .map_err(|e| {
                 if e.code() == Some(&SqlState::QUERY_CANCELED) {

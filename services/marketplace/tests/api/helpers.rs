@@ -223,10 +223,10 @@ pub async fn postings_drift(env: &TestEnv) -> (i64, i64) {
     let r = db
         .query_one(
             "WITH want AS (
-                 SELECT p.lexeme COLLATE \"C\" AS lexeme, p.rank, l.id
+                 SELECT p.lexeme COLLATE \"C\" AS lexeme, p.rank, l.id, p.occurrences, p.in_name
                    FROM listings l, listing_postings(l.search) p
                   WHERE l.visible),
-             have AS (SELECT lexeme, rank, id FROM listing_terms)
+             have AS (SELECT lexeme, rank, id, occurrences, in_name FROM listing_terms)
              SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) a)
                   + (SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) b),
                     (SELECT count(*) FROM have)",

@@ -384,3 +384,99 @@ async fn postings_searches_return_exactly_the_order_of_ranking_every_match() {
         assert_eq!(got, want[..want.len().min(20)], "q={q}&{filter}");
     }
 }
+
+#[tokio::test]
+async fn two_word_searches_return_exactly_the_order_of_ranking_every_match() {
+    let env = testkit::TestEnv::new().await.unwrap();
+    // Every two-word search takes the bound (a catalogue this small never needs it).
+    let app = crate::helpers::spawn(
+        &env,
+        &[
+            ("RATE_LIMIT_MAX_REQUESTS", "1000000"),
+            ("MARKETPLACE_PAIR_MATCHES_MIN", "0"),
+        ],
+    )
+    .await;
+    let config = marketplace::Config::from_env(&crate::helpers::with(env.env(), &[])).unwrap();
+    marketplace::seed_listings(&config, 6_000, 2_000, 11)
+        .await
+        .unwrap();
+    let db = env.db.client().await.unwrap();
+    // The bound only narrows the search if listings without both words in the name can still
+    // make the page: these pairs have both (names are "<brand> <object> <role> <suffix>",
+    // capabilities repeat the objects and the roles' verbs).
+    let row = db
+        .query_one(
+            "SELECT count(*) FILTER (WHERE a.in_name AND b.in_name),
+                    count(*) FILTER (WHERE NOT (a.in_name AND b.in_name)
+                                       AND a.occurrences >= 2 AND b.occurrences >= 2)
+               FROM marketplace.listing_terms a JOIN marketplace.listing_terms b USING (id)
+              WHERE a.lexeme = 'imag' AND b.lexeme = 'classifi'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (named, repeated): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        named >= 3 && repeated >= 10,
+        "{named} named, {repeated} repeated"
+    );
+    // And one listing without the words in its name that outranks the names: only the
+    // bound's second step finds it.
+    let crafted: uuid::Uuid = db
+        .query_one(
+            "INSERT INTO marketplace.listings (id, tenant_id, publisher, name, description,
+                 agent_type, version, capabilities, tags, deployment_env, status, listed, did,
+                 public_jwk, created_at, updated_at, feed_tx, feed_seq, changed_version)
+             SELECT gen_random_uuid(), tenant_id, publisher, 'Zeta Vision Sorter',
+                    'Image classifier for image classifier pipelines: image classifier, image classifier.',
+                    agent_type, version, capabilities, ARRAY['image', 'classifier'], deployment_env,
+                    'active', true, did, public_jwk, created_at, updated_at, 0, 0, changed_version
+               FROM marketplace.listings WHERE visible LIMIT 1
+             RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let first = ranked_everything(&env, "image classifier", "").await;
+    assert_eq!(first[0], crafted.to_string());
+
+    // First pages of every size that lets the names fill a page, paged on: pages after the
+    // names run out are ranked the general way, and both ways hand out the same cursors.
+    for q in [
+        "image classifier",
+        "classifier images",
+        "image monitor",
+        "approver review",
+        "post summarizer",
+        "summarizer pro",
+        "cloud monitor",
+        "monitor cloud -finance",
+    ] {
+        let want = ranked_everything(&env, q, "").await;
+        assert!(want.len() > 20, "{q}: {} matches", want.len());
+        for limit in [1, 2, 5] {
+            let query = format!("q={}&limit={limit}", q.replace(' ', "+"));
+            let got = all_pages(&app, &query, 6).await;
+            assert_eq!(
+                got,
+                want[..want.len().min(6 * limit)],
+                "q={q}&limit={limit}"
+            );
+        }
+    }
+    for (q, filter, sql) in [
+        ("cloud monitor", "tag=gdpr", "AND l.tags @> ARRAY['gdpr']"),
+        (
+            "summarizer pro",
+            "agent_type=summarizer",
+            "AND l.agent_type = 'summarizer'",
+        ),
+    ] {
+        let want = ranked_everything(&env, q, sql).await;
+        let query = format!("q={}&{filter}&limit=2", q.replace(' ', "+"));
+        let got = all_pages(&app, &query, 4).await;
+        assert_eq!(got, want[..want.len().min(8)], "q={q}&{filter}");
+    }
+}
