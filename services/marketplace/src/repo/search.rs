@@ -11,8 +11,10 @@
 //! contain another of the words (whose rank is not one word's), and rank on the spot only
 //! the listings that contain several. Exclusions and filters drop postings, so each walk is
 //! capped ([`walk_cap`]); a page a walk cannot fill within the cap, while more postings
-//! remain, is searched the general way. Both ways rank with the same `ts_rank_cd`, so they
-//! return the same order and their cursors are interchangeable.
+//! remain, is searched the general way. Two words that match many listings ([`search_pair`])
+//! rank those with both words in the name, and then only the others that a bound on cover
+//! density lets reach that page. All ways rank with the same `ts_rank_cd`, so they return
+//! the same order and their cursors are interchangeable.
 //!
 //! Queries run as unnamed statements (`query_typed`: one round trip, always planned with
 //! the actual values, which matters for text-search selectivity), in a read-only,
@@ -160,6 +162,35 @@ fn lexemes_query<'a>(p: &mut Params<'a>, lexemes: &[&'a String], pairs: bool) ->
     format!("({})", parts.join(" || "))
 }
 
+/// The branch of a postings search with the exact name matches, after the cursor, best
+/// first, at most a page (`branch` 0): ranked on the spot, there are few. `q` is the text's
+/// placeholder.
+fn exact_branch<'a>(p: &mut Params<'a>, v: &'a Values<'a>, q: &str, after_rank: &'a f32) -> String {
+    let rank = format!("ts_rank_cd(l.search, websearch_to_tsquery('english', {q}))");
+    let mut sql = format!(
+        "SELECT {COLUMNS}, true AS exact, {rank} AS rank, 0 AS branch
+           FROM listings l WHERE l.visible AND lower(l.name) = lower({q})"
+    );
+    push_filters(&mut sql, p, v);
+    match &v.after {
+        Some(After::Ranked {
+            exact: true, id, ..
+        }) => sql.push_str(&format!(
+            " AND ({rank}, l.id) < ({}, {})",
+            p.add(after_rank, Type::FLOAT4),
+            p.add(id, Type::UUID)
+        )),
+        // Past the exact matches.
+        Some(After::Ranked { exact: false, .. }) => sql.push_str(" AND false"),
+        _ => {}
+    }
+    sql.push_str(&format!(
+        " ORDER BY rank DESC, l.id DESC LIMIT {}",
+        p.add(&v.limit, Type::INT8)
+    ));
+    sql
+}
+
 /// A search from `listing_terms` for a text of one word (possibly with exclusions) or of
 /// words joined by `or`. Its branches, each at most a page, best first, tagged `branch`:
 /// 0, exact name matches (ranked on the spot: there are few); 1..=n, each word's postings
@@ -186,20 +217,7 @@ fn build_terms<'a>(
         )),
         _ => None,
     };
-    let mut branches = Vec::new();
-    let mut exact = format!(
-        "SELECT {COLUMNS}, true AS exact, {rank} AS rank, 0 AS branch
-           FROM listings l WHERE l.visible AND lower(l.name) = lower({q})"
-    );
-    push_filters(&mut exact, &mut p, v);
-    match &after {
-        Some((true, r, i)) => exact.push_str(&format!(" AND ({rank}, l.id) < ({r}, {i})")),
-        Some((false, ..)) => exact.push_str(" AND false"),
-        None => {}
-    }
-    branches.push(format!(
-        "{exact} ORDER BY rank DESC, l.id DESC LIMIT {limit}"
-    ));
+    let mut branches = vec![exact_branch(&mut p, v, &q, after_rank)];
     for (n, lexeme) in lexemes.iter().enumerate() {
         let lex = p.add(lexeme, Type::TEXT);
         let mut postings = format!("SELECT id, rank FROM listing_terms WHERE lexeme = {lex}");
@@ -373,24 +391,7 @@ async fn search_pair(
 ) -> Result<Option<Vec<tokio_postgres::Row>>, tokio_postgres::Error> {
     let mut p = Params::default();
     let q = p.add(text, Type::TEXT);
-    let mut exact = format!(
-        "SELECT {COLUMNS}, true AS exact,
-                ts_rank_cd(l.search, websearch_to_tsquery('english', {q})) AS rank, 0 AS branch
-           FROM listings l WHERE l.visible AND lower(l.name) = lower({q})"
-    );
-    push_filters(&mut exact, &mut p, v);
-    match &v.after {
-        Some(After::Ranked {
-            exact: true, id, ..
-        }) => exact.push_str(&format!(
-            " AND (ts_rank_cd(l.search, websearch_to_tsquery('english', {q})), l.id) < ({}, {})",
-            p.add(after_rank, Type::FLOAT4),
-            p.add(id, Type::UUID)
-        )),
-        Some(After::Ranked { exact: false, .. }) => exact.push_str(" AND false"),
-        _ => {}
-    }
-    let limit = p.add(&v.limit, Type::INT8);
+    let exact = exact_branch(&mut p, v, &q, after_rank);
     let named = pair_branch(
         &mut p,
         v,
@@ -400,9 +401,7 @@ async fn search_pair(
         "ta.in_name AND tb.in_name",
         1,
     );
-    let sql = format!(
-        "SELECT * FROM (({exact} ORDER BY rank DESC, l.id DESC LIMIT {limit}) UNION ALL ({named})) r"
-    );
+    let sql = format!("SELECT * FROM (({exact}) UNION ALL ({named})) r");
     let mut rows = tx.query_typed(&sql, &p.list).await?;
     let named: Vec<f32> = rows
         .iter()
