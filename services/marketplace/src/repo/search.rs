@@ -113,8 +113,9 @@ fn build<'a>(
     (sql, p)
 }
 
-/// How many postings a one-word search reads for a page of `fetch` rows before it gives up
-/// on them (only filters and exclusions make it read more than `fetch`).
+/// How many postings a word's walk reads for a page of `fetch` rows before it gives up on
+/// them (filters, exclusions and, with `or`, listings with several of the words make it read
+/// more than `fetch`).
 fn walk_cap(fetch: i64) -> i64 {
     1_000 + 30 * fetch
 }
