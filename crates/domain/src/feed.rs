@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::agent::AgentStatus;
+use crate::agent_fields::AgentFields;
+
 /// A position in the feed: the writing transaction, then the order within it. `0` (or
 /// [`FeedCursor::START`]) is before the first event. Written `<tx>.<seq>` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -148,6 +151,35 @@ pub struct AgentSnapshot {
     pub created_at: String,
     /// Last change (RFC 3339).
     pub updated_at: String,
+}
+
+impl AgentSnapshot {
+    /// The snapshot of an agent with `fields` (in their wire forms).
+    pub fn new(
+        id: Uuid,
+        fields: &AgentFields,
+        status: AgentStatus,
+        did: String,
+        created_at: String,
+        updated_at: String,
+    ) -> Self {
+        Self {
+            id,
+            name: fields.name.clone(),
+            description: fields.description.clone(),
+            agent_type: fields.agent_type.as_str().to_owned(),
+            version: fields.version.to_string(),
+            capabilities: fields.capabilities.iter().map(|c| c.to_string()).collect(),
+            owner: fields.owner.clone(),
+            deployment_env: fields.deployment_env.as_str().to_owned(),
+            tags: fields.tags.iter().map(|t| t.to_string()).collect(),
+            listed: fields.listed,
+            status: status.as_str().to_owned(),
+            did,
+            created_at,
+            updated_at,
+        }
+    }
 }
 
 /// The actions identity records.
