@@ -179,6 +179,12 @@ fn pool_error(e: PoolError) -> ApiError {
     }
 }
 
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        classify_pg_error(e)
+    }
+}
+
 /// Maps a driver error: lost connections and overload become 503, the rest opaque 500s.
 pub fn classify_pg_error(e: tokio_postgres::Error) -> ApiError {
     let transient = e.is_closed()

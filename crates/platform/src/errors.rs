@@ -331,12 +331,6 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        crate::db::classify_pg_error(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

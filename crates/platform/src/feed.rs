@@ -27,8 +27,8 @@ use domain::{FeedCursor, FeedEvent, FeedPage};
 use metrics::{Counter, Gauge};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::BoxFuture;
 use crate::db::{Db, GenericClient};
+use crate::future::BoxFuture;
 use crate::internal_http::InternalHttp;
 use crate::telemetry::Metrics;
 

@@ -6,12 +6,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod errors;
 pub mod extract;
 pub mod feed;
+pub mod future;
 pub mod health;
 pub mod internal_http;
 pub mod log_buffer;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::auth::BoxFuture;
+use crate::future::BoxFuture;
 use crate::internal_http::InternalHttp;
 use crate::shutdown::Shutdown;
 

@@ -1,0 +1,46 @@
+//! Access-token verification for every service, and the extractors that put authorization
+//! rules in handler signatures.
+//!
+//! Verification is local: the signature is checked against identity's JWKS (fetched once,
+//! refreshed when a token names an unknown `kid`, at most once a second), then `iss`, `aud`,
+//! `exp` and `nbf`, then revocation in Redis:
+//! - `revoked:jti:<jti>`: that token;
+//! - `revoked:sub:<sub>` = unix milliseconds: every token of that agent issued at or before
+//!   it (suspension, decommissioning);
+//! - `revoked:client:<client_id>` = unix milliseconds: every token of that credential issued
+//!   at or before it (credential revoked);
+//! - `revoked:_loaded`: present once identity has loaded every revocation from PostgreSQL.
+//!
+//! When Redis is unreachable or was emptied (no `_loaded` marker), the service's
+//! [`RevocationFallback`] answers instead; without one the request is refused with 503.
+//! Revocation is never skipped.
+//!
+//! Extractors: [`Authenticated`] (any valid token), [`RequireScope<S>`] (403 without the
+//! scope), [`TenantId`] (the tenant of the token, never from a path or body). One request
+//! verifies its token once, whatever the number of extractors.
+//!
+//! Authentication spends nothing: the tenant budget (rate limit, daily quota, metering;
+//! `crate::budget`) is spent by the extractors once the request is authorized, after
+//! [`RequireScope`]'s scope check, so a token without the needed scope costs its tenant
+//! nothing.
+
+mod claims;
+mod context;
+mod error;
+mod extract;
+mod jwks;
+pub mod keys;
+mod revocation;
+pub mod scopes;
+mod verifier;
+
+pub use crate::future::BoxFuture;
+pub use claims::{Audience, Claims};
+pub use context::AuthContext;
+pub use domain::Scope;
+pub use error::AuthError;
+pub use extract::{Authenticated, RequireScope, TenantId};
+pub use jwks::{HttpJwks, JwksSource};
+pub use revocation::{HttpRevocationFallback, RevocationFallback};
+pub use scopes::ScopeMarker;
+pub use verifier::Verifier;
