@@ -6,6 +6,19 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::wire::wire_enum;
+
+wire_enum!(
+    /// How an audited action ended, as stored in `audit_events.outcome` and carried by the
+    /// change feed.
+    Outcome {
+        /// It happened.
+        Success => "success",
+        /// It was refused.
+        Failure => "failure",
+    }
+);
+
 /// The result of walking one tenant's audit chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainReport {

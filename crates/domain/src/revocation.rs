@@ -3,6 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::wire_enum;
+
+wire_enum!(
+    /// What a revocation covers, as stored in identity's `token_revocations.kind`.
+    RevocationKind {
+        /// One token, by `jti`.
+        Token => "jti",
+        /// Every token of an agent (`sub`).
+        Agent => "sub",
+        /// Every token of a credential (`client_id`).
+        Client => "client",
+    }
+);
+
 /// The token in question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationQuery {
