@@ -229,6 +229,72 @@ pub mod actions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::{AgentType, DeploymentEnv};
+    use crate::{Capability, Tag, Version};
+
+    /// The snapshot's JSON as identity has always sent it: every key, plain strings.
+    fn wire() -> serde_json::Value {
+        serde_json::json!({
+            "id": "0191e5a8-7e4c-7a3b-9f00-1234567890ab",
+            "name": "Invoice reader",
+            "description": "Reads invoices.\nAll of them.",
+            "agent_type": "extractor",
+            "version": "2.0.0-rc.1",
+            "capabilities": ["invoices:read", "documents:*"],
+            "owner": "finance",
+            "deployment_env": "staging",
+            "tags": ["pdf", "eu"],
+            "listed": false,
+            "status": "suspended",
+            "did": "did:web:id.example:agents:0191e5a8-7e4c-7a3b-9f00-1234567890ab",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-02T03:04:05Z",
+        })
+    }
+
+    fn fields() -> AgentFields {
+        AgentFields {
+            name: "Invoice reader".into(),
+            description: "Reads invoices.\nAll of them.".into(),
+            agent_type: AgentType::Extractor,
+            version: Version::parse("2.0.0-rc.1").unwrap(),
+            capabilities: vec![
+                Capability::parse("invoices:read").unwrap(),
+                Capability::parse("documents:*").unwrap(),
+            ],
+            owner: "finance".into(),
+            deployment_env: DeploymentEnv::Staging,
+            tags: vec![Tag::parse("pdf").unwrap(), Tag::parse("eu").unwrap()],
+            listed: false,
+        }
+    }
+
+    #[test]
+    fn snapshots_keep_their_wire_shape() {
+        let id: Uuid = "0191e5a8-7e4c-7a3b-9f00-1234567890ab".parse().unwrap();
+        let s = AgentSnapshot::new(
+            id,
+            &fields(),
+            AgentStatus::Suspended,
+            format!("did:web:id.example:agents:{id}"),
+            "2026-01-01T00:00:00Z".into(),
+            "2026-01-02T03:04:05Z".into(),
+        );
+        assert_eq!(serde_json::to_value(&s).unwrap(), wire());
+        assert_eq!(serde_json::from_value::<AgentSnapshot>(wire()).unwrap(), s);
+        let event = FeedEvent {
+            cursor: FeedCursor { tx: 1, seq: 1 },
+            id,
+            tenant_id: Uuid::nil(),
+            actor: "a".into(),
+            action: actions::AGENT_SUSPENDED.into(),
+            outcome: "success".into(),
+            target: None,
+            details: serde_json::json!({ "agent": wire() }),
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(event.agent(), Some(s));
+    }
 
     #[test]
     fn cursors_round_trip_and_order() {
