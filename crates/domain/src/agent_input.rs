@@ -155,7 +155,7 @@ impl NewAgent {
     }
 }
 
-/// `*slot = v` when the value passed its rule.
+/// `*slot = v` when the patch sets the field and the value passed its rule.
 fn set<T>(slot: &mut T, v: Option<T>) {
     if let Some(v) = v {
         *slot = v;
@@ -193,31 +193,35 @@ impl AgentPatch {
         let changed = self.changed();
         let mut p = Problems::default();
         let mut f = current.clone();
-        if let Some(v) = &self.name {
-            set(&mut f.name, p.name(v));
-        }
-        if let Some(v) = &self.description {
-            set(&mut f.description, p.description(v));
-        }
-        if let Some(v) = &self.agent_type {
-            set(&mut f.agent_type, p.agent_type(v));
-        }
-        if let Some(v) = &self.version {
-            set(&mut f.version, p.version(v));
-        }
-        if let Some(v) = &self.capabilities {
-            set(&mut f.capabilities, p.capabilities(v));
-        }
-        if let Some(v) = &self.owner {
-            set(&mut f.owner, p.owner(v));
-        }
-        if let Some(v) = &self.deployment_env {
-            set(&mut f.deployment_env, p.deployment_env(v));
-        }
-        if let Some(v) = &self.tags {
-            set(&mut f.tags, p.tags(v));
-        }
-        set(&mut f.listed, self.listed);
+        let AgentPatch {
+            name,
+            description,
+            agent_type,
+            version,
+            capabilities,
+            owner,
+            deployment_env,
+            tags,
+            listed,
+        } = self;
+        set(&mut f.name, name.and_then(|v| p.name(&v)));
+        set(
+            &mut f.description,
+            description.and_then(|v| p.description(&v)),
+        );
+        set(&mut f.agent_type, agent_type.and_then(|v| p.agent_type(&v)));
+        set(&mut f.version, version.and_then(|v| p.version(&v)));
+        set(
+            &mut f.capabilities,
+            capabilities.and_then(|v| p.capabilities(&v)),
+        );
+        set(&mut f.owner, owner.and_then(|v| p.owner(&v)));
+        set(
+            &mut f.deployment_env,
+            deployment_env.and_then(|v| p.deployment_env(&v)),
+        );
+        set(&mut f.tags, tags.and_then(|v| p.tags(&v)));
+        set(&mut f.listed, listed);
         if changed.is_empty() {
             p.0.push(("body".to_owned(), "set at least one field".to_owned()));
         }

@@ -84,6 +84,15 @@ impl TestEnv {
             ),
         ])
     }
+
+    /// [`TestEnv::env`] with `overrides` set on top.
+    pub fn env_with(&self, overrides: &[(&str, &str)]) -> Env {
+        let mut env = self.env();
+        for (k, v) in overrides {
+            env.set(*k, *v);
+        }
+        env
+    }
 }
 
 /// A running application under test.
