@@ -9,21 +9,14 @@ pub mod listing;
 pub mod projection;
 pub mod repo;
 mod routes;
+mod schema;
 pub mod search;
 pub mod seed;
 pub mod startup;
 
 pub use config::Config;
+pub use schema::migrations;
 pub use startup::{AppState, State, build};
-
-mod embedded {
-    refinery::embed_migrations!("../../migrations/marketplace");
-}
-
-/// This service's migrations, applied by `marketplace migrate` to the `marketplace` schema.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
 
 /// Hooks this service into the shared binary entry point.
 #[derive(Debug)]

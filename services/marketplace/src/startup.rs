@@ -42,7 +42,7 @@ const FEED_WAIT: Duration = Duration::from_secs(20);
 /// enabled and given service credentials, it follows identity's change feed.
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
-    core.ensure_migrated(&crate::migrations()).await?;
+    core.ensure_migrated(&crate::schema::migrations()).await?;
     let cache = Arc::new(ResponseCache::new(config.cache_entries, &core.metrics));
     if config.enabled {
         if config.cache_entries > 0 {

@@ -3,10 +3,45 @@
 use std::pin::pin;
 
 use platform::db::{GenericClient, Transaction};
+use time::OffsetDateTime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
+use uuid::Uuid;
 
-use crate::seed::SyntheticListing;
+/// One synthetic listing.
+#[derive(Debug, Clone)]
+pub struct SyntheticListing {
+    /// UUIDv7 of its registration time.
+    pub id: Uuid,
+    /// Its publisher's id.
+    pub tenant_id: Uuid,
+    /// Its publisher's name.
+    pub publisher: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Agent type.
+    pub agent_type: &'static str,
+    /// Version.
+    pub version: String,
+    /// Capabilities.
+    pub capabilities: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Deployment environment.
+    pub deployment_env: &'static str,
+    /// Status (a few are suspended or decommissioned, hence hidden).
+    pub status: &'static str,
+    /// Listed (a few are not, hence hidden).
+    pub listed: bool,
+    /// `did:web:...`.
+    pub did: String,
+    /// Registration time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
 
 const COPY: &str = "COPY listings (id, tenant_id, publisher, name, description, agent_type, \
     version, capabilities, tags, deployment_env, status, listed, did, public_jwk, created_at, \

@@ -4,6 +4,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::words::*;
+use crate::repo::seed::SyntheticListing;
 
 /// SplitMix64: small, fast and good enough to vary synthetic text.
 #[derive(Debug, Clone)]
@@ -29,41 +30,6 @@ impl Rng {
     fn percent(&mut self) -> u64 {
         self.next() % 100
     }
-}
-
-/// One synthetic listing.
-#[derive(Debug, Clone)]
-pub struct SyntheticListing {
-    /// UUIDv7 of its registration time.
-    pub id: Uuid,
-    /// Its publisher's id.
-    pub tenant_id: Uuid,
-    /// Its publisher's name.
-    pub publisher: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Agent type.
-    pub agent_type: &'static str,
-    /// Version.
-    pub version: String,
-    /// Capabilities.
-    pub capabilities: Vec<String>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Deployment environment.
-    pub deployment_env: &'static str,
-    /// Status (a few are suspended or decommissioned, hence hidden).
-    pub status: &'static str,
-    /// Listed (a few are not, hence hidden).
-    pub listed: bool,
-    /// `did:web:...`.
-    pub did: String,
-    /// Registration time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
 }
 
 fn plural(word: &str) -> String {

@@ -16,7 +16,8 @@ use time::OffsetDateTime;
 
 use crate::repo::{seed as repo, versions};
 
-pub use generator::{Generator, SyntheticListing};
+pub use crate::repo::seed::SyntheticListing;
+pub use generator::Generator;
 
 /// What a seeding run did.
 #[derive(Debug, serde::Serialize)]
