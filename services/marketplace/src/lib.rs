@@ -4,7 +4,9 @@
 
 pub mod cache;
 pub mod config;
-pub mod http_cache;
+pub mod detail;
+pub mod etag;
+pub mod failure;
 pub mod listing;
 pub mod projection;
 pub mod repo;

@@ -1,5 +1,5 @@
 //! Builds the marketplace application: pools, the change-feed consumer, the response cache,
-//! routes.
+//! the services the routes use, routes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,28 +8,25 @@ use actix_web::web;
 use platform::app::{Application, Core};
 use platform::db::Db;
 use platform::feed::{FeedConsumer, FeedOptions};
-use tokio::sync::Semaphore;
 
 use crate::cache::ResponseCache;
 use crate::config::Config;
-use crate::projection::{CONSUMER, ListingProjection};
-use crate::routes;
+use crate::detail::Details;
+use crate::projection::{CONSUMER, FEED_ACTIONS, ListingProjection};
+use crate::routes::{self, CachePolicy, Services};
+use crate::schema::migrations;
+use crate::search::service::Search;
 
-/// Everything the marketplace handlers share.
+/// The running service: its configuration, shared runtime objects and the services its
+/// handlers use.
 #[derive(Debug)]
 pub struct AppState {
     /// Configuration.
     pub config: Arc<Config>,
     /// Pool, Redis, limiter, metrics, internal client, shutdown.
     pub core: Core,
-    /// Search responses.
-    pub cache: Arc<ResponseCache>,
-    /// Turns of searches in the database (`MARKETPLACE_SEARCH_CONCURRENCY`).
-    pub search_turns: Arc<Semaphore>,
-    /// The postings' statistics two-word searches estimate from.
-    pub lexeme_stats: crate::repo::search::StatsCache,
-    /// `PUBLIC_URL` without a trailing slash (links).
-    pub public_base: String,
+    /// What the handlers use.
+    pub services: Services,
 }
 
 /// Shared state as actix app data.
@@ -42,7 +39,7 @@ const FEED_WAIT: Duration = Duration::from_secs(20);
 /// enabled and given service credentials, it follows identity's change feed.
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
-    core.ensure_migrated(&crate::schema::migrations()).await?;
+    core.ensure_migrated(&migrations()).await?;
     let cache = Arc::new(ResponseCache::new(config.cache_entries, &core.metrics));
     if config.enabled {
         if config.cache_entries > 0 {
@@ -60,7 +57,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             let options = FeedOptions {
                 limit: config.feed_page_size,
                 wait: FEED_WAIT,
-                actions: &crate::projection::FEED_ACTIONS,
+                actions: &FEED_ACTIONS,
             };
             FeedConsumer::new(
                 CONSUMER,
@@ -76,17 +73,21 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             );
         }
     }
+    let services = Services {
+        enabled: config.enabled,
+        search: web::Data::new(Search::new(core.db.clone(), cache, &config)),
+        details: web::Data::new(Details::new(core.db.clone(), config.common.public_base())),
+        caching: CachePolicy {
+            max_age_secs: config.max_age_secs,
+        },
+    };
     let state = web::Data::new(AppState {
-        public_base: config.common.public_base(),
-        search_turns: Arc::new(Semaphore::new(config.search_concurrency)),
-        lexeme_stats: Default::default(),
         config: Arc::new(config),
         core: core.clone(),
-        cache,
+        services: services.clone(),
     });
     let health = core.health();
-    let routes_state = state.clone();
     Application::start(core, state, health, move |cfg| {
-        routes::configure(cfg, routes_state.clone());
+        routes::configure(cfg, &services);
     })
 }

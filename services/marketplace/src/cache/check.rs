@@ -12,13 +12,13 @@ use uuid::Uuid;
 use super::{Entry, MAX_CHANGES, MAX_MATCHES, ResponseCache};
 use crate::repo::versions;
 
-impl ResponseCache {
+impl<B: Send + Sync + 'static> ResponseCache<B> {
     /// Drops the entries that changes since their version may affect; the others become
     /// exact for the current version.
     pub async fn check(&self, db: &Db) -> anyhow::Result<()> {
         let c = db.pool().get().await?;
         let (version, reset) = versions::current(&c).await?;
-        let entries: Vec<Entry> = {
+        let entries: Vec<Entry<B>> = {
             let mut s = self.lock();
             if reset > s.known || version < s.known {
                 self.clear(&mut s);
@@ -65,7 +65,7 @@ impl ResponseCache {
     async fn affected(
         &self,
         c: &impl GenericClient,
-        entries: &[Entry],
+        entries: &[Entry<B>],
         changed: &[versions::Change],
         version: i64,
     ) -> anyhow::Result<HashSet<usize>> {

@@ -18,6 +18,9 @@
 //! changes, not every second. Entries are served only while the last check succeeded within
 //! [`STALE_AFTER`]; a change leaves cached responses about one poll after the projection
 //! applies it, or, for a response whose query was still running, one poll after that query.
+//!
+//! The body's type `B` is the web layer's (`Bytes`, shared rather than copied by each hit):
+//! the cache holds it without knowing it.
 
 mod check;
 
@@ -27,15 +30,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use actix_web::web::Bytes;
 use metrics::{Counter, Gauge, Histogram};
-use platform::ApiError;
 use platform::telemetry::Metrics;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::repo::versions;
-use crate::search::SearchFilter;
+use crate::search::filter::SearchFilter;
 
 /// Longest time entries are served after the last successful check for changes.
 pub const STALE_AFTER: Duration = Duration::from_secs(1);
@@ -50,9 +51,9 @@ pub const MAX_MATCHES: usize = 65_536;
 
 /// A cached response.
 #[derive(Debug)]
-pub struct Cached {
+pub struct Cached<B> {
     /// The JSON body.
-    pub body: Bytes,
+    pub body: B,
     /// Its ETag.
     pub etag: String,
     /// Every listing the query fetched (the page and its look-ahead row).
@@ -64,10 +65,10 @@ pub struct Cached {
     as_of: AtomicI64,
 }
 
-impl Cached {
+impl<B> Cached<B> {
     /// A response computed in the snapshot of listing version `version`.
     pub fn new(
-        body: Bytes,
+        body: B,
         etag: String,
         ids: Vec<Uuid>,
         range: versions::PageRange,
@@ -87,7 +88,7 @@ impl Cached {
     }
 }
 
-type Cell = Arc<OnceCell<Arc<Cached>>>;
+type Cell<B> = Arc<OnceCell<Arc<Cached<B>>>>;
 
 /// Handed to a fill, which marks when its query takes its snapshot.
 #[derive(Debug, Clone, Default)]
@@ -105,16 +106,16 @@ impl Started {
 }
 
 #[derive(Debug)]
-struct Slot {
+struct Slot<B> {
     filter: SearchFilter,
-    cell: Cell,
+    cell: Cell<B>,
     used: u64,
     started: Started,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    slots: HashMap<String, Slot>,
+#[derive(Debug)]
+struct State<B> {
+    slots: HashMap<String, Slot<B>>,
     clock: u64,
     /// The last listing version checked.
     known: i64,
@@ -122,13 +123,13 @@ struct State {
 }
 
 /// A ready entry taken for checking.
-type Entry = (String, SearchFilter, Cell, Arc<Cached>);
+type Entry<B> = (String, SearchFilter, Cell<B>, Arc<Cached<B>>);
 
 /// The cache of one instance.
 #[derive(Debug)]
-pub struct ResponseCache {
+pub struct ResponseCache<B> {
     capacity: usize,
-    state: Mutex<State>,
+    state: Mutex<State<B>>,
     hits: Counter,
     misses: Counter,
     dropped: Counter,
@@ -136,13 +137,19 @@ pub struct ResponseCache {
     check_time: Histogram,
 }
 
-impl ResponseCache {
+impl<B> ResponseCache<B> {
     /// A cache of at most `capacity` responses (0: off).
     pub fn new(capacity: usize, metrics: &Metrics) -> Self {
         let name = "agentidp_marketplace_cache_requests_total";
+        let state = State {
+            slots: HashMap::new(),
+            clock: 0,
+            known: 0,
+            checked: None,
+        };
         Self {
             capacity,
-            state: Mutex::default(),
+            state: Mutex::new(state),
             hits: metrics.counter(name, &[("result", "hit")]),
             misses: metrics.counter(name, &[("result", "miss")]),
             dropped: metrics.counter("agentidp_marketplace_cache_invalidations_total", &[]),
@@ -151,7 +158,7 @@ impl ResponseCache {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State<B>> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -159,7 +166,7 @@ impl ResponseCache {
 
     /// The slot's cell for `key`, a new one when there is none or its query is too old to
     /// join; `None` when the cache is off or its last check is too old.
-    fn cell(&self, key: String, filter: &SearchFilter) -> Option<(Cell, Started)> {
+    fn cell(&self, key: String, filter: &SearchFilter) -> Option<(Cell<B>, Started)> {
         let mut s = self.lock();
         let fresh = s.checked.is_some_and(|t| t.elapsed() < STALE_AFTER);
         if self.capacity == 0 || !fresh {
@@ -189,15 +196,15 @@ impl ResponseCache {
     }
 
     /// The cached response of `key`, or `fill`'s, cached when the cache is usable.
-    pub async fn get_or_fill<F, Fut>(
+    pub async fn get_or_fill<F, Fut, E>(
         &self,
         key: String,
         filter: &SearchFilter,
         fill: F,
-    ) -> Result<Arc<Cached>, ApiError>
+    ) -> Result<Arc<Cached<B>>, E>
     where
         F: FnOnce(Started) -> Fut,
-        Fut: Future<Output = Result<Cached, ApiError>>,
+        Fut: Future<Output = Result<Cached<B>, E>>,
     {
         let Some((cell, started)) = self.cell(key, filter) else {
             self.misses.increment(1);
@@ -213,13 +220,13 @@ impl ResponseCache {
             .cloned()
     }
 
-    fn clear(&self, s: &mut State) {
+    fn clear(&self, s: &mut State<B>) {
         self.dropped.increment(s.slots.len() as u64);
         s.slots.clear();
     }
 }
 
-fn evict_least_recent(slots: &mut HashMap<String, Slot>) {
+fn evict_least_recent<B>(slots: &mut HashMap<String, Slot<B>>) {
     if let Some(key) = slots
         .iter()
         .min_by_key(|(_, s)| s.used)

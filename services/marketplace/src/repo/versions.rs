@@ -5,7 +5,7 @@ use platform::db::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::search::{After, SearchFilter};
+use crate::search::filter::{After, SearchFilter};
 
 /// The version a writing transaction stamps on the rows it writes. Locks the version row
 /// until the transaction ends, so versions commit in order.

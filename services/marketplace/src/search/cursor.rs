@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{After, SearchFilter};
+use super::filter::{After, SearchFilter};
 
 /// The opaque cursor continuing `filter`'s results after `after`.
 pub fn encode_cursor(filter: &SearchFilter, after: After) -> String {

@@ -5,7 +5,7 @@ use tokio_postgres::types::Type;
 
 use super::sql::{Params, Values, push_filters};
 use crate::repo::listings::COLUMNS;
-use crate::search::After;
+use crate::search::filter::After;
 
 /// The query of a page of `v`: full-text predicate, filters, the cursor's position, the
 /// result order and the limit. `after_exact` and `after_rank` hold the cursor's sort key.

@@ -38,8 +38,8 @@ use tokio_postgres::types::Type;
 
 use super::listings::row;
 use crate::listing::Listing;
-use crate::search::After;
-use crate::search::SearchRequest;
+use crate::search::filter::After;
+use crate::search::request::SearchRequest;
 use sql::Values;
 
 pub use stats::{LexemeStats, STATS_TTL, StatsCache};

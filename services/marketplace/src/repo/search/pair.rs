@@ -4,7 +4,7 @@ use tokio_postgres::types::Type;
 
 use super::sql::{Params, Values, exact_branch, push_filters};
 use crate::repo::listings::COLUMNS;
-use crate::search::After;
+use crate::search::filter::After;
 
 /// The most a cover of a two-word search adds to `ts_rank_cd` when one of the words is not in
 /// the name: the harmonic mean of weights 1.0 and 0.4 is 0.571428..., rounded up here so

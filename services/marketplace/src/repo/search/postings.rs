@@ -5,7 +5,7 @@ use tokio_postgres::types::Type;
 
 use super::sql::{Params, Values, exact_branch, push_filters};
 use crate::repo::listings::COLUMNS;
-use crate::search::After;
+use crate::search::filter::After;
 
 /// How many postings a word's walk reads for a page of `fetch` rows before it gives up on
 /// them (filters, exclusions and, with `or`, listings with several of the words make it read

@@ -4,7 +4,7 @@
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::repo::listings::COLUMNS;
-use crate::search::{After, SearchFilter};
+use crate::search::filter::{After, SearchFilter};
 
 /// Positional parameters with their types.
 #[derive(Default)]

@@ -5,13 +5,13 @@
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
-/// The strong entity tag of `body`: 128 bits of its SHA-256, quoted.
-pub fn etag_of(body: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
-    format!("\"{}\"", B64.encode(&digest.as_ref()[..16]))
+/// How long clients and shared caches may keep listing responses
+/// (`MARKETPLACE_MAX_AGE_SECS`).
+#[derive(Debug, Clone, Copy)]
+pub struct CachePolicy {
+    /// `Cache-Control: public, max-age=<this>`.
+    pub max_age_secs: u32,
 }
 
 /// Whether `If-None-Match` (any of its headers) matches `etag`, by the weak comparison
@@ -28,7 +28,8 @@ pub fn matches(req: &HttpRequest, etag: &str) -> bool {
 
 /// 200 with `body`, or 304 without it when the client already has it; both carry the tag
 /// and the caching policy.
-pub fn respond(req: &HttpRequest, body: Bytes, etag: &str, max_age_secs: u32) -> HttpResponse {
+pub fn respond(req: &HttpRequest, body: Bytes, etag: &str, policy: CachePolicy) -> HttpResponse {
+    let max_age_secs = policy.max_age_secs;
     let unchanged = matches(req, etag);
     let mut res = if unchanged {
         HttpResponse::NotModified()
@@ -49,6 +50,7 @@ pub fn respond(req: &HttpRequest, body: Bytes, etag: &str, max_age_secs: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::etag::etag_of;
     use actix_web::test::TestRequest;
 
     #[test]
@@ -77,7 +79,8 @@ mod tests {
         let req = TestRequest::get()
             .insert_header((header::IF_NONE_MATCH, tag.as_str()))
             .to_http_request();
-        let res = respond(&req, Bytes::from_static(b"[1]"), &tag, 1);
+        let policy = CachePolicy { max_age_secs: 1 };
+        let res = respond(&req, Bytes::from_static(b"[1]"), &tag, policy);
         assert_eq!(res.status(), 304);
         assert_eq!(res.headers().get(header::ETAG).unwrap(), tag.as_str());
         assert_eq!(

@@ -1,0 +1,199 @@
+//! Validating the query string of a search into a [`SearchRequest`], and its normal form
+//! (which is also the cache key).
+
+use domain::AgentType;
+use serde::Deserialize;
+
+use super::cursor::{decode_cursor, encode_cursor};
+use super::filter::{After, SearchFilter};
+
+/// Default and largest page size.
+pub const DEFAULT_LIMIT: i64 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: i64 = 100;
+
+/// Query of `GET /api/v1/marketplace/agents`. Empty values count as absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    q: Option<String>,
+    agent_type: Option<String>,
+    capability: Option<String>,
+    tag: Option<String>,
+    publisher: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// A validated search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// What to look for.
+    pub filter: SearchFilter,
+    /// Where the page starts.
+    pub after: Option<After>,
+    /// Rows per page.
+    pub limit: i64,
+}
+
+/// A query parameter with a value this search cannot take (400 `invalid_query`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("query parameter {field}: {message}")]
+pub struct InvalidQuery {
+    /// The parameter.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> InvalidQuery {
+    InvalidQuery {
+        field,
+        message: message.into(),
+    }
+}
+
+fn present(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn bounded(
+    field: &'static str,
+    v: Option<String>,
+    max: usize,
+) -> Result<Option<String>, InvalidQuery> {
+    match present(v) {
+        Some(s) if s.chars().count() > max => {
+            Err(invalid(field, format!("must be at most {max} characters")))
+        }
+        Some(s) if s.chars().any(char::is_control) => {
+            Err(invalid(field, "must not contain control characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+impl SearchParams {
+    /// Validates every parameter; the first bad one is named in the error.
+    pub fn parse(self) -> Result<SearchRequest, InvalidQuery> {
+        let text = bounded("q", self.q, 200)?.map(|q| {
+            q.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        });
+        let agent_type = match present(self.agent_type) {
+            Some(t) => Some(
+                t.parse::<AgentType>()
+                    .map_err(|e| invalid("agent_type", e))?,
+            ),
+            None => None,
+        };
+        let capability = bounded("capability", self.capability, 128)?;
+        if let Some(c) = &capability
+            && !(c.contains(':') && domain::scope::is_valid_scope_token(c))
+        {
+            return Err(invalid(
+                "capability",
+                "must be resource:action, e.g. documents:read",
+            ));
+        }
+        let tag = bounded("tag", self.tag, 64)?.map(|t| t.to_ascii_lowercase());
+        if let Some(t) = &tag
+            && !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(invalid("tag", "must be 1 to 64 of a-z, 0-9, - _ ."));
+        }
+        let publisher = bounded("publisher", self.publisher, 200)?.map(|p| p.to_lowercase());
+        let limit = match present(self.limit) {
+            None => DEFAULT_LIMIT,
+            Some(l) => l
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
+                })?,
+        };
+        let filter = SearchFilter {
+            text,
+            agent_type,
+            capability,
+            tag,
+            publisher,
+        };
+        let after = match present(self.cursor) {
+            Some(c) => Some(
+                decode_cursor(&filter, &c)
+                    .ok_or_else(|| invalid("cursor", "is not a cursor this search returned"))?,
+            ),
+            None => None,
+        };
+        Ok(SearchRequest {
+            filter,
+            after,
+            limit,
+        })
+    }
+}
+
+impl SearchRequest {
+    /// The normal form of the whole request: equal keys, equal responses.
+    pub fn cache_key(&self) -> String {
+        let after = self
+            .after
+            .map(|a| encode_cursor(&self.filter, a))
+            .unwrap_or_default();
+        format!(
+            "{}\u{1f}after={after}\u{1f}limit={}",
+            self.filter.key(),
+            self.limit
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Result<SearchRequest, InvalidQuery> {
+        let qs = serde_urlencoded::to_string(pairs).unwrap();
+        platform::extract::parse_urlencoded::<SearchParams>(qs.as_bytes(), "")
+            .unwrap()
+            .parse()
+    }
+
+    #[test]
+    fn normal_form_ignores_case_spacing_and_empty_values() {
+        let a = params(&[
+            ("q", "  Invoice   EXTRACTOR "),
+            ("tag", "PDF"),
+            ("agent_type", ""),
+        ]);
+        let b = params(&[("q", "invoice extractor"), ("tag", "pdf"), ("limit", "20")]);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.cache_key(), b.cache_key());
+        assert_eq!(a.filter.text.as_deref(), Some("invoice extractor"));
+        assert_eq!(a.limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        for (pairs, field) in [
+            (vec![("agent_type", "robot")], "agent_type"),
+            (vec![("capability", "read")], "capability"),
+            (vec![("tag", "no spaces")], "tag"),
+            (vec![("limit", "0")], "limit"),
+            (vec![("limit", "101")], "limit"),
+            (vec![("limit", "ten")], "limit"),
+            (vec![("cursor", "abc")], "cursor"),
+            (vec![("q", &"x".repeat(201))], "q"),
+        ] {
+            let e = params(&pairs).unwrap_err();
+            assert_eq!(e.field, field, "{pairs:?}: {e}");
+            assert!(e.to_string().contains(field), "{pairs:?}: {e}");
+        }
+    }
+}
