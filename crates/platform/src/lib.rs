@@ -19,6 +19,7 @@ pub mod internal_http;
 pub mod log_buffer;
 pub mod metering;
 pub mod net;
+pub mod pagination;
 pub mod quota;
 pub mod rate_limit;
 pub mod redis;
