@@ -17,6 +17,7 @@ pub mod future;
 pub mod health;
 pub mod internal_http;
 pub mod log_buffer;
+mod macros;
 pub mod metering;
 pub mod net;
 pub mod pagination;
@@ -30,3 +31,10 @@ pub mod telemetry;
 
 pub use errors::{ApiError, ApiResult};
 pub use secret::Secret;
+
+/// What the exported macros name; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use anyhow;
+    pub use refinery;
+}

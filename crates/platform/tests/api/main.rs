@@ -8,4 +8,5 @@ mod budget;
 mod health;
 mod limits;
 mod pool;
+mod service_main;
 mod support;
