@@ -6,7 +6,7 @@ use base64::Engine as _;
 use platform::Secret;
 use platform::config::{CommonConfig, ConfigErrors, Env, Reader, ServiceKind};
 
-use crate::keys::Alg;
+use crate::keys::signer::Alg;
 
 /// Signing-key lifecycle settings.
 #[derive(Debug, Clone)]

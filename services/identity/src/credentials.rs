@@ -4,18 +4,20 @@
 //! Rotation replaces the secret; the previous one may keep working for a grace period (at
 //! most 7 days). Revocation also revokes every token issued with the credential.
 
-use platform::errors::{ApiError, FieldError};
+use domain::{AgentStatus, ClientStatus};
+use platform::errors::FieldError;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::audit::{self, NewEvent};
-use crate::crypto;
+use crate::audit::change::{Changes, Effect};
+use crate::audit::event::{NewEvent, format_time, micros};
+use crate::crypto::{self, Pepper};
+use crate::errors::{Failure, failure_from};
 use crate::repo::agents;
 use crate::repo::clients::{self, CredentialRow, NewClientKind};
-use crate::startup::AppState;
 use crate::tokens::revocation::Kind;
 
 /// Longest rotation grace period.
@@ -49,11 +51,11 @@ pub fn to_json(c: &CredentialRow) -> serde_json::Value {
         "agent_id": c.agent_id,
         "scopes": c.scopes,
         "status": c.status,
-        "expires_at": c.expires_at.map(audit::format_time),
-        "previous_secret_expires_at": c.previous_secret_expires_at.map(audit::format_time),
-        "created_at": audit::format_time(c.created_at),
-        "rotated_at": c.rotated_at.map(audit::format_time),
-        "revoked_at": c.revoked_at.map(audit::format_time),
+        "expires_at": c.expires_at.map(format_time),
+        "previous_secret_expires_at": c.previous_secret_expires_at.map(format_time),
+        "created_at": format_time(c.created_at),
+        "rotated_at": c.rotated_at.map(format_time),
+        "revoked_at": c.revoked_at.map(format_time),
     })
 }
 
@@ -64,17 +66,46 @@ pub fn with_secret(c: &CredentialRow, secret: &str) -> serde_json::Value {
     v
 }
 
-/// Creates a credential for an agent; returns it with its secret.
-pub async fn create(
-    state: &AppState,
-    tenant: Uuid,
-    actor: &str,
-    agent_id: Uuid,
-    input: NewCredentialInput,
-) -> Result<(CredentialRow, String), ApiError> {
-    let now = OffsetDateTime::now_utc();
-    let mut errors = Vec::new();
-    let expires_at = match (&input.expires_at, input.expires_in_secs) {
+/// Why a credential rule refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// Fields that break their rules (422, every problem at once).
+    #[error("{} fields are invalid", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// No such agent in the tenant.
+    #[error("agent not found")]
+    AgentNotFound,
+    /// No such credential of the agent.
+    #[error("credential not found")]
+    NotFound,
+    /// The agent is decommissioned (409).
+    #[error("a decommissioned agent cannot get credentials")]
+    AgentDecommissioned,
+    /// The credential is revoked (409).
+    #[error("a revoked credential cannot be rotated")]
+    Revoked,
+    /// A dependency failed.
+    #[error(transparent)]
+    Failure(Failure),
+}
+
+failure_from!(CredentialError);
+
+/// Creates, lists, rotates and revokes agent credentials.
+#[derive(Debug)]
+pub struct Credentials {
+    changes: Changes,
+    pepper: Pepper,
+}
+
+/// `expires_at` or `expires_in_secs` of a new credential, as an instant; problems are added
+/// to `errors`.
+fn expiry(
+    input: &NewCredentialInput,
+    now: OffsetDateTime,
+    errors: &mut Vec<FieldError>,
+) -> Option<OffsetDateTime> {
+    match (&input.expires_at, input.expires_in_secs) {
         (Some(_), Some(_)) => {
             errors.push(FieldError::new(
                 "expires_at",
@@ -83,7 +114,7 @@ pub async fn create(
             None
         }
         (Some(s), None) => match OffsetDateTime::parse(s, &Rfc3339) {
-            Ok(t) if t > now => Some(audit::micros(t)),
+            Ok(t) if t > now => Some(micros(t)),
             Ok(_) => {
                 errors.push(FieldError::new("expires_at", "must be in the future"));
                 None
@@ -97,7 +128,7 @@ pub async fn create(
             }
         },
         (None, Some(secs)) if (1..=10 * 365 * 86_400).contains(&secs) => {
-            Some(audit::micros(now + time::Duration::seconds(secs as i64)))
+            Some(micros(now + time::Duration::seconds(secs as i64)))
         }
         (None, Some(_)) => {
             errors.push(FieldError::new(
@@ -107,55 +138,80 @@ pub async fn create(
             None
         }
         (None, None) => None,
-    };
+    }
+}
 
-    let mut client = state.core.db.get().await?;
-    let tx = client.transaction().await?;
-    let agent = agents::get_for_update(&tx, tenant, agent_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    if agent.status == "decommissioned" {
-        return Err(ApiError::conflict(
-            "agent_decommissioned",
-            "a decommissioned agent cannot get credentials",
-        ));
+impl Credentials {
+    /// Credentials stored and changed through `changes`, secrets hashed with `pepper`.
+    pub fn new(changes: Changes, pepper: Pepper) -> Self {
+        Self { changes, pepper }
     }
-    let scopes = input.scopes.map(|s| {
-        let mut out: Vec<String> = Vec::new();
-        for (i, sc) in s.iter().enumerate() {
-            if !agent.capabilities.contains(sc) {
-                errors.push(FieldError::new(
-                    format!("scopes[{i}]"),
-                    "must be one of the agent's capabilities",
-                ));
-            } else if !out.contains(sc) {
-                out.push(sc.clone());
-            }
+
+    /// An agent's credentials, oldest first.
+    pub async fn list(
+        &self,
+        tenant: Uuid,
+        agent: Uuid,
+    ) -> Result<Vec<CredentialRow>, CredentialError> {
+        let c = self.changes.db().get().await?;
+        if agents::get(&c, tenant, agent, false).await?.is_none() {
+            return Err(CredentialError::AgentNotFound);
         }
-        out
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        Ok(clients::list_for_agent(&c, tenant, agent).await?)
     }
-    let id = Uuid::now_v7();
-    let client_id = crypto::new_client_id()?;
-    let secret = crypto::new_client_secret()?;
-    clients::insert(
-        &tx,
-        id,
-        &client_id,
-        &state.pepper.hash(&secret),
-        NewClientKind::Agent {
-            tenant,
-            agent: agent_id,
-            scopes: scopes.as_deref(),
-            expires_at,
-        },
-    )
-    .await?;
-    audit::append(
-        &tx,
-        vec![
+
+    /// Creates a credential for an agent; returns it with its secret.
+    pub async fn create(
+        &self,
+        tenant: Uuid,
+        actor: &str,
+        agent_id: Uuid,
+        input: NewCredentialInput,
+    ) -> Result<(CredentialRow, String), CredentialError> {
+        let mut errors = Vec::new();
+        let expires_at = expiry(&input, OffsetDateTime::now_utc(), &mut errors);
+        let mut change = self.changes.begin().await?;
+        let agent = agents::get(change.tx(), tenant, agent_id, true)
+            .await?
+            .ok_or(CredentialError::AgentNotFound)?;
+        if agent.status == AgentStatus::Decommissioned {
+            return Err(CredentialError::AgentDecommissioned);
+        }
+        let capabilities = agent.fields.capability_strs();
+        let scopes = input.scopes.map(|s| {
+            let mut out: Vec<String> = Vec::new();
+            for (i, sc) in s.iter().enumerate() {
+                if !capabilities.contains(&sc.as_str()) {
+                    errors.push(FieldError::new(
+                        format!("scopes[{i}]"),
+                        "must be one of the agent's capabilities",
+                    ));
+                } else if !out.contains(sc) {
+                    out.push(sc.clone());
+                }
+            }
+            out
+        });
+        if !errors.is_empty() {
+            return Err(CredentialError::Invalid(errors));
+        }
+        let id = Uuid::now_v7();
+        let client_id = crypto::new_client_id()?;
+        let secret = crypto::new_client_secret()?;
+        clients::insert(
+            change.tx(),
+            id,
+            &client_id,
+            &self.pepper.hash(&secret),
+            NewClientKind::Agent {
+                tenant,
+                agent: agent_id,
+                scopes: scopes.as_deref(),
+                expires_at,
+            },
+        )
+        .await?;
+        change.event(
             NewEvent::new(
                 tenant,
                 actor,
@@ -167,110 +223,97 @@ pub async fn create(
                 "credential_id": id,
                 "client_id": client_id,
                 "scopes": scopes,
-                "expires_at": expires_at.map(audit::format_time),
+                "expires_at": expires_at.map(format_time),
             })),
-        ],
-    )
-    .await?;
-    let row = clients::get(&tx, tenant, agent_id, id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("credential vanished")))?;
-    tx.commit().await?;
-    Ok((row, secret))
-}
+        );
+        let row = clients::get(change.tx(), tenant, agent_id, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("credential vanished"))?;
+        change.commit().await?;
+        Ok((row, secret))
+    }
 
-/// Rotates a credential's secret; returns it with the new secret.
-pub async fn rotate(
-    state: &AppState,
-    tenant: Uuid,
-    actor: &str,
-    agent_id: Uuid,
-    id: Uuid,
-    input: RotateInput,
-) -> Result<(CredentialRow, String), ApiError> {
-    let grace = input.grace_period_secs.unwrap_or(0);
-    if grace > MAX_GRACE_SECS {
-        return Err(ApiError::invalid_field(
-            "grace_period_secs",
-            "must be from 0 to 604800",
-        ));
-    }
-    let mut client = state.core.db.get().await?;
-    let tx = client.transaction().await?;
-    let current = clients::get_for_update(&tx, tenant, agent_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("credential"))?;
-    if current.status != "active" {
-        return Err(ApiError::conflict(
-            "credential_revoked",
-            "a revoked credential cannot be rotated",
-        ));
-    }
-    let secret = crypto::new_client_secret()?;
-    let until = (grace > 0)
-        .then(|| audit::micros(OffsetDateTime::now_utc() + time::Duration::seconds(grace as i64)));
-    let row = clients::rotate(&tx, tenant, id, &state.pepper.hash(&secret), until).await?;
-    audit::append(
-        &tx,
-        vec![
-            NewEvent::new(
-                tenant,
-                actor,
-                "credential.rotated",
-                Some(format!("credential:{id}")),
+    /// Rotates a credential's secret; returns it with the new secret.
+    pub async fn rotate(
+        &self,
+        tenant: Uuid,
+        actor: &str,
+        agent_id: Uuid,
+        id: Uuid,
+        input: RotateInput,
+    ) -> Result<(CredentialRow, String), CredentialError> {
+        let grace = input.grace_period_secs.unwrap_or(0);
+        if grace > MAX_GRACE_SECS {
+            return Err(CredentialError::Invalid(vec![FieldError::new(
+                "grace_period_secs",
+                "must be from 0 to 604800",
+            )]));
+        }
+        let mut change = self.changes.begin().await?;
+        let current = clients::get_for_update(change.tx(), tenant, agent_id, id)
+            .await?
+            .ok_or(CredentialError::NotFound)?;
+        if current.status != ClientStatus::Active {
+            return Err(CredentialError::Revoked);
+        }
+        let secret = crypto::new_client_secret()?;
+        let until = (grace > 0)
+            .then(|| micros(OffsetDateTime::now_utc() + time::Duration::seconds(grace as i64)));
+        let row =
+            clients::rotate(change.tx(), tenant, id, &self.pepper.hash(&secret), until).await?;
+        change
+            .event(
+                NewEvent::new(
+                    tenant,
+                    actor,
+                    "credential.rotated",
+                    Some(format!("credential:{id}")),
+                )
+                .details(json!({
+                    "agent_id": agent_id,
+                    "credential_id": id,
+                    "client_id": row.client_id,
+                    "previous_secret_expires_at": until.map(format_time),
+                })),
             )
-            .details(json!({
-                "agent_id": agent_id,
-                "credential_id": id,
-                "client_id": row.client_id,
-                "previous_secret_expires_at": until.map(audit::format_time),
-            })),
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    state.cache.invalidate_client(&row.client_id);
-    Ok((row, secret))
-}
+            .after_commit(Effect::InvalidateClient(row.client_id.clone()));
+        change.commit().await?;
+        Ok((row, secret))
+    }
 
-/// Revokes a credential and every token issued with it; repeating it changes nothing.
-pub async fn revoke(
-    state: &AppState,
-    tenant: Uuid,
-    actor: &str,
-    agent_id: Uuid,
-    id: Uuid,
-) -> Result<CredentialRow, ApiError> {
-    let mut client = state.core.db.get().await?;
-    let tx = client.transaction().await?;
-    let current = clients::get_for_update(&tx, tenant, agent_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("credential"))?;
-    if current.status != "active" {
-        return Ok(current);
-    }
-    let row = clients::revoke(&tx, tenant, id).await?;
-    let revocation = state
-        .revocations
-        .revoke_all(&tx, Kind::Client, &row.client_id, Some(tenant))
-        .await?;
-    audit::append(
-        &tx,
-        vec![
-            NewEvent::new(
-                tenant,
-                actor,
-                "credential.revoked",
-                Some(format!("credential:{id}")),
+    /// Revokes a credential and every token issued with it; repeating it changes nothing.
+    pub async fn revoke(
+        &self,
+        tenant: Uuid,
+        actor: &str,
+        agent_id: Uuid,
+        id: Uuid,
+    ) -> Result<CredentialRow, CredentialError> {
+        let mut change = self.changes.begin().await?;
+        let current = clients::get_for_update(change.tx(), tenant, agent_id, id)
+            .await?
+            .ok_or(CredentialError::NotFound)?;
+        if current.status != ClientStatus::Active {
+            return Ok(current);
+        }
+        let row = clients::revoke(change.tx(), tenant, id).await?;
+        change
+            .revoke_all(Kind::Client, &row.client_id, Some(tenant))
+            .await?;
+        change
+            .event(
+                NewEvent::new(
+                    tenant,
+                    actor,
+                    "credential.revoked",
+                    Some(format!("credential:{id}")),
+                )
+                .details(
+                    json!({"agent_id": agent_id, "credential_id": id, "client_id": row.client_id}),
+                ),
             )
-            .details(
-                json!({"agent_id": agent_id, "credential_id": id, "client_id": row.client_id}),
-            ),
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    state.cache.invalidate_client(&row.client_id);
-    state.revocations.publish(&[revocation]).await;
-    Ok(row)
+            .after_commit(Effect::InvalidateClient(row.client_id.clone()));
+        change.commit().await?;
+        Ok(row)
+    }
 }

@@ -6,13 +6,11 @@
 //! `KEY_ENCRYPTION_KEY`. The deployment's DID is `did:web:<host>`, served at
 //! `/.well-known/did.json` with the token signing keys as verification methods.
 
-use platform::ApiError;
-use platform::db::GenericClient;
 use reqwest::Url;
 use uuid::Uuid;
 
-use crate::keys::{Alg, SigningKey, generate_pkcs8};
-use crate::startup::AppState;
+use crate::crypto::Kek;
+use crate::keys::signer::{Alg, SigningKey, generate_pkcs8};
 
 /// `host` or `host%3Aport` of the public URL.
 pub fn host_part(public_url: &Url) -> String {
@@ -33,13 +31,9 @@ pub fn agent_did(public_url: &Url, id: Uuid) -> String {
     format!("did:web:{}:agents:{id}", host_part(public_url))
 }
 
-/// Makes and stores the agent's key, in the registration transaction.
-pub async fn create_key(
-    state: &AppState,
-    tx: &impl GenericClient,
-    tenant: Uuid,
-    agent: Uuid,
-) -> Result<(), ApiError> {
+/// A new DID key for `agent`: its public JWK (without `alg` and `use`) and its private
+/// part, sealed with `kek`.
+pub fn new_agent_key(kek: &Kek, agent: Uuid) -> anyhow::Result<(serde_json::Value, Vec<u8>)> {
     let der = generate_pkcs8(Alg::Es256)?;
     let key = SigningKey::from_der(Alg::Es256, &der, time::OffsetDateTime::now_utc())?;
     let mut jwk = key.public_jwk.clone();
@@ -47,13 +41,8 @@ pub async fn create_key(
         o.remove("alg");
         o.remove("use");
     }
-    let sealed = state.kek.seal(format!("did:{agent}").as_bytes(), &der)?;
-    tx.execute(
-        "INSERT INTO agent_keys (agent_id, tenant_id, public_jwk, private_key_enc) VALUES ($1, $2, $3, $4)",
-        &[&agent, &tenant, &jwk, &sealed],
-    )
-    .await?;
-    Ok(())
+    let sealed = kek.seal(format!("did:{agent}").as_bytes(), &der)?;
+    Ok((jwk, sealed))
 }
 
 pub use domain::did::document;

@@ -1,7 +1,11 @@
 //! Identity service: tenants, agents, credentials, OAuth 2.0 tokens, signing keys, the audit
-//! log and change feed, and DIDs.
+//! log and change feed, webhooks and DIDs.
 //!
-//! A library with a thin `main.rs`, so tests run the real server on port 0.
+//! A library with a thin `main.rs`, so tests run the real server on port 0. Layers, top
+//! down: [`startup`] builds the services and the routes (`routes`, the only HTTP-aware
+//! module besides it); the services ([`tokens`], [`agents`], [`credentials`], [`tenants`],
+//! [`webhooks`], [`audit`], [`keys`]) hold the rules and return their own errors; [`repo`]
+//! holds all SQL; [`crypto`] and [`did`] are building blocks.
 
 pub mod agents;
 pub mod audit;
@@ -9,7 +13,9 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod did;
+pub mod errors;
 pub mod keys;
+pub mod migrations;
 pub mod repo;
 mod routes;
 pub mod startup;
@@ -18,16 +24,8 @@ pub mod tokens;
 pub mod webhooks;
 
 pub use config::Config;
+pub use migrations::migrations;
 pub use startup::{AppState, State, build};
-
-mod embedded {
-    refinery::embed_migrations!("../../migrations/identity");
-}
-
-/// This service's migrations, applied by `identity migrate` to the `identity` schema.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
 
 /// Hooks this service into the shared binary entry point.
 #[derive(Debug)]
@@ -60,10 +58,12 @@ pub async fn service_client(config: &Config, name: &str) -> anyhow::Result<(Stri
     let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
     platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
     let redis = platform::redis::Redis::new(&config.common.redis)?;
-    let revocations =
-        tokens::Revocations::new(redis, config.token_ttl, startup::revocation_margin(config));
-    let pepper = crypto::Pepper::new(config.credential_pepper.expose().as_bytes());
-    tenants::service_client(&db, &pepper, &revocations, name).await
+    // A process of its own: no credential cache of a running instance to forget.
+    let cache = tokens::CredentialCache::new(db.clone(), config.credential_cache_ttl);
+    let changes = audit::Changes::new(db, cache, startup::revocations(config, redis));
+    tenants::Tenants::new(changes, startup::pepper(config))
+        .service_client(name)
+        .await
 }
 
 /// `identity rotate-signing-key`: schedules a new signing key.

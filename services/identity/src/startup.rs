@@ -1,24 +1,39 @@
-//! Builds the identity application: pools, keys, caches, writers, routes.
+//! Builds the identity application: pools, keys, caches, writers, the services each route
+//! needs, and the routes. The only module that knows every service.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use metrics::Counter;
 use platform::app::{Application, Core};
 use platform::auth::{AuthContext, BoxFuture, JwksSource, Verifier};
 use platform::metering::Metering;
 
-use crate::audit::{AuditWriter, FeedSignal};
+use crate::agents::Agents;
+use crate::audit::change::Changes;
+use crate::audit::feed::Feed;
+use crate::audit::log::AuditLog;
+use crate::audit::signal::FeedSignal;
+use crate::audit::upkeep::Upkeep;
+use crate::audit::writer::AuditWriter;
 use crate::config::Config;
+use crate::credentials::Credentials;
 use crate::crypto::{Kek, Pepper};
-use crate::keys::KeyRing;
+use crate::keys::directory::KeyDirectory;
+use crate::keys::ring::KeyRing;
+use crate::migrations::migrations;
 use crate::routes;
-use crate::tokens::revocation::DbFallback;
-use crate::tokens::{CredentialCache, Issuer, Revocations};
+use crate::tenants::Tenants;
+use crate::tokens::cache::CredentialCache;
+use crate::tokens::introspection::Introspection;
+use crate::tokens::issue::{Issuer, ServiceMinter};
+use crate::tokens::revocation::{DbFallback, Revocations};
+use crate::tokens::service::TokenService;
 use crate::webhooks::deliver::Dispatcher;
+use crate::webhooks::subscriptions::Subscriptions;
 
-/// Everything the identity handlers share.
+/// What tests and the binary hold of a running identity: its settings, shared runtime
+/// objects, keys and usage counters. Handlers never see it; each extracts its own service.
 #[derive(Debug)]
 pub struct AppState {
     /// Configuration.
@@ -27,31 +42,13 @@ pub struct AppState {
     pub core: Core,
     /// Signing keys.
     pub keys: KeyRing,
-    /// Token signer.
-    pub issuer: Issuer,
-    /// Hashes client secrets.
-    pub pepper: Pepper,
     /// Seals private keys.
     pub kek: Kek,
-    /// Credential cache of the token endpoint.
-    pub cache: CredentialCache,
-    /// Audit group commit.
-    pub audit: AuditWriter,
-    /// Wakes change-feed readers when this instance commits events.
-    pub feed: FeedSignal,
-    /// Webhook fan-out and delivery.
-    pub webhooks: Dispatcher,
     /// Usage counters.
     pub metering: Metering,
-    /// Revocation writer.
-    pub revocations: Revocations,
-    /// Verifies bearer tokens (management API, introspection).
-    pub verifier: Verifier,
-    /// `agentidp_tokens_issued_total`.
-    pub tokens_issued: Counter,
 }
 
-/// Shared state as actix app data.
+/// Shared state of a running identity.
 pub type State = web::Data<AppState>;
 
 /// The verifier's key source inside identity: the key ring itself, no HTTP.
@@ -72,25 +69,35 @@ pub fn revocation_margin(config: &Config) -> Duration {
     config.credential_cache_ttl + Duration::from_millis(500)
 }
 
+/// The revocation store of `config`'s deployment.
+pub fn revocations(config: &Config, core_redis: platform::redis::Redis) -> Revocations {
+    Revocations::new(core_redis, config.token_ttl, revocation_margin(config))
+}
+
+/// The key-encryption key of `config`.
+fn kek(config: &Config) -> anyhow::Result<Kek> {
+    Kek::new(config.key_encryption_key.expose())
+}
+
+/// The pepper of client secrets of `config`.
+pub fn pepper(config: &Config) -> Pepper {
+    Pepper::new(config.credential_pepper.expose().as_bytes())
+}
+
 /// Builds the application and binds its listener; refuses an unmigrated database.
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
-    core.ensure_migrated(&crate::migrations()).await?;
-    let kek = Kek::new(config.key_encryption_key.expose())?;
+    core.ensure_migrated(&migrations()).await?;
     let keys = KeyRing::start(
         core.db.clone(),
-        Kek::new(config.key_encryption_key.expose())?,
+        kek(&config)?,
         config.keys.clone(),
         config.token_ttl,
         core.shutdown.token(),
     )
     .await?;
     let issuer = Issuer::new(keys.clone(), config.issuer(), config.token_ttl);
-    let revocations = Revocations::new(
-        core.redis.clone(),
-        config.token_ttl,
-        revocation_margin(&config),
-    );
+    let revocations = revocations(&config, core.redis.clone());
     revocations.spawn_upkeep(core.db.clone(), core.shutdown.token());
     let verifier = Verifier::new(
         config.issuer(),
@@ -101,19 +108,16 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     );
     // identity signs its own service tokens (for billing's usage and entitlements calls).
     core.internal
-        .set_minter(Arc::new(crate::tokens::issue::ServiceMinter(
-            issuer.clone(),
-        )));
-    let metering: Metering = core.metering.clone();
-    let feed = FeedSignal::default();
+        .set_minter(Arc::new(ServiceMinter(issuer.clone())));
+    let signal = FeedSignal::default();
     let audit = AuditWriter::start(
         core.db.clone(),
         config.audit_batch_max,
         &core.metrics,
         &core.shutdown,
-        feed.clone(),
+        signal.clone(),
     );
-    crate::audit::upkeep::Upkeep {
+    Upkeep {
         db: core.db.clone(),
         keys: keys.clone(),
         issuer: config.issuer(),
@@ -121,38 +125,86 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         integrity: core.metrics.gauge("agentidp_audit_chain_integrity", &[]),
     }
     .spawn(core.shutdown.token());
-    let webhooks = Dispatcher::new(
+    let dispatcher = Dispatcher::new(
         core.db.clone(),
-        Kek::new(config.key_encryption_key.expose())?,
+        kek(&config)?,
         config.webhooks.clone(),
         &core.metrics,
     )?;
-    webhooks.spawn(feed.clone(), core.shutdown.token());
-    let state = web::Data::new(AppState {
-        pepper: Pepper::new(config.credential_pepper.expose().as_bytes()),
-        kek,
-        cache: CredentialCache::new(core.db.clone(), config.credential_cache_ttl),
-        tokens_issued: core.metrics.counter("agentidp_tokens_issued_total", &[]),
-        config: Arc::new(config),
-        keys,
+    dispatcher.spawn(signal.clone(), core.shutdown.token());
+
+    let cache = CredentialCache::new(core.db.clone(), config.credential_cache_ttl);
+    let changes = Changes::new(core.db.clone(), cache.clone(), revocations);
+    let tokens = Arc::new(TokenService::new(
         issuer,
+        cache,
+        pepper(&config),
         audit,
-        feed,
-        webhooks,
-        metering: metering.clone(),
-        revocations,
-        verifier: verifier.clone(),
-        core: core.clone(),
-    });
+        config.audit_token_events,
+        &core,
+    ));
+    let introspection = web::Data::new(Introspection::new(
+        verifier.clone(),
+        tokens.clone(),
+        changes.clone(),
+    ));
+    let tokens = web::Data::from(tokens);
+    let agents = web::Data::new(Agents::new(
+        changes.clone(),
+        core.quota.clone(),
+        kek(&config)?,
+        config.common.public_url.clone(),
+    ));
+    let credentials = web::Data::new(Credentials::new(changes.clone(), pepper(&config)));
+    let tenants = web::Data::new(Tenants::new(changes, pepper(&config)));
+    let subscriptions = web::Data::new(Subscriptions::new(
+        core.db.clone(),
+        kek(&config)?,
+        dispatcher,
+    ));
+    let audit_log = web::Data::new(AuditLog::new(
+        core.db.clone(),
+        keys.clone(),
+        config.issuer(),
+        core.limiter.clone(),
+        config.audit.verify_interval,
+    ));
+    let feed = web::Data::new(Feed::new(
+        core.db.clone(),
+        signal,
+        config.feed_poll_interval,
+    ));
+    let directory = web::Data::new(KeyDirectory::new(
+        keys.clone(),
+        core.db.clone(),
+        config.keys.rotation_interval,
+        config.common.public_url.clone(),
+    ));
     let auth = web::Data::new(AuthContext {
         verifier,
         limiter: core.limiter.clone(),
-        metering,
+        metering: core.metering.clone(),
         quota: core.quota.clone(),
     });
+    let state = web::Data::new(AppState {
+        kek: kek(&config)?,
+        metering: core.metering.clone(),
+        config: Arc::new(config),
+        keys,
+        core: core.clone(),
+    });
     let health = core.health();
-    let routes_state = state.clone();
     Application::start(core, state, health, move |cfg| {
-        routes::configure(cfg, routes_state.clone(), auth.clone());
+        cfg.app_data(auth.clone())
+            .app_data(tokens.clone())
+            .app_data(introspection.clone())
+            .app_data(agents.clone())
+            .app_data(credentials.clone())
+            .app_data(tenants.clone())
+            .app_data(subscriptions.clone())
+            .app_data(audit_log.clone())
+            .app_data(feed.clone())
+            .app_data(directory.clone());
+        routes::configure(cfg);
     })
 }

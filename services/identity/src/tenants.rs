@@ -1,18 +1,19 @@
-//! Tenants (signup, read, update) and internal service clients.
+//! Tenants (signup, read, update) and internal service clients; every change is one
+//! audited change.
 
 use domain::Scope;
-use platform::db::Db;
-use platform::errors::{ApiError, FieldError};
+use platform::errors::FieldError;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{self, NewEvent, SYSTEM_TENANT};
+use crate::audit::change::Changes;
+use crate::audit::event::{NewEvent, SYSTEM_TENANT, format_time};
 use crate::crypto::{self, Pepper};
+use crate::errors::{Failure, failure_from};
 use crate::repo::clients::{self, NewClientKind};
 use crate::repo::tenants::{self as repo, TenantRow};
-use crate::startup::AppState;
-use crate::tokens::revocation::{Kind, Revocations};
+use crate::tokens::revocation::Kind;
 
 /// Body of `POST /api/v1/tenants`.
 #[derive(Debug, Deserialize)]
@@ -63,8 +64,8 @@ pub fn to_json(t: &TenantRow) -> serde_json::Value {
         "name": t.name,
         "email": t.email,
         "status": t.status,
-        "created_at": audit::format_time(t.created_at),
-        "updated_at": audit::format_time(t.updated_at),
+        "created_at": format_time(t.created_at),
+        "updated_at": format_time(t.updated_at),
     })
 }
 
@@ -81,111 +82,6 @@ pub struct Signup {
     pub scopes: Vec<String>,
 }
 
-/// Creates a tenant on the free tier and its tenant-admin client.
-pub async fn signup(state: &AppState, input: SignupInput) -> Result<Signup, ApiError> {
-    let mut errors = Vec::new();
-    let name = valid_name(&mut errors, &input.name);
-    let email = valid_email(&mut errors, &input.email);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let scopes: Vec<String> = Scope::TENANT_ADMIN
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect();
-    let mut client = state.core.db.get().await?;
-    let tx = client.transaction().await?;
-    let id = Uuid::now_v7();
-    let tenant = repo::insert(&tx, id, &name, &email).await?;
-    let cid = Uuid::now_v7();
-    let client_id = crypto::new_client_id()?;
-    let secret = crypto::new_client_secret()?;
-    clients::insert(
-        &tx,
-        cid,
-        &client_id,
-        &state.pepper.hash(&secret),
-        NewClientKind::TenantAdmin {
-            tenant: id,
-            scopes: &scopes,
-        },
-    )
-    .await?;
-    audit::append(
-        &tx,
-        vec![
-            NewEvent::new(
-                id,
-                "anonymous",
-                "tenant.created",
-                Some(format!("tenant:{id}")),
-            )
-            .details(json!({"tenant": to_json(&tenant)})),
-            NewEvent::new(
-                id,
-                "anonymous",
-                "credential.generated",
-                Some(format!("credential:{cid}")),
-            )
-            .details(json!({"credential_id": cid, "client_id": client_id, "kind": "tenant_admin"})),
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Signup {
-        tenant,
-        client_id,
-        client_secret: secret,
-        scopes,
-    })
-}
-
-/// The caller's tenant.
-pub async fn get(state: &AppState, tenant: Uuid) -> Result<TenantRow, ApiError> {
-    let c = state.core.db.get().await?;
-    repo::get(&c, tenant)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))
-}
-
-/// Changes the caller's tenant.
-pub async fn update(
-    state: &AppState,
-    tenant: Uuid,
-    actor: &str,
-    patch: TenantPatch,
-) -> Result<TenantRow, ApiError> {
-    let mut errors = Vec::new();
-    let name = patch.name.as_deref().map(|n| valid_name(&mut errors, n));
-    let email = patch.email.as_deref().map(|e| valid_email(&mut errors, e));
-    if name.is_none() && email.is_none() {
-        errors.push(FieldError::new("body", "set name or email"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let mut client = state.core.db.get().await?;
-    let tx = client.transaction().await?;
-    let row = repo::update(&tx, tenant, name.as_deref(), email.as_deref())
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
-    audit::append(
-        &tx,
-        vec![
-            NewEvent::new(
-                tenant,
-                actor,
-                "tenant.updated",
-                Some(format!("tenant:{tenant}")),
-            )
-            .details(json!({"tenant": to_json(&row)})),
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(row)
-}
-
 /// Whether `name` may name an internal service client.
 pub fn valid_service_name(name: &str) -> bool {
     (2..=32).contains(&name.len())
@@ -195,59 +91,177 @@ pub fn valid_service_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Creates, or replaces, the internal client of service `name` (scope `internal`); the
-/// previous client and its tokens are revoked. Returns `(client_id, client_secret)`.
-pub async fn service_client(
-    db: &Db,
-    pepper: &Pepper,
-    revocations: &Revocations,
-    name: &str,
-) -> anyhow::Result<(String, String)> {
-    anyhow::ensure!(
-        valid_service_name(name),
-        "service names are 2 to 32 of a-z, 0-9 and -, starting with a letter"
-    );
-    let mut client = db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tx = client.transaction().await?;
-    let mut published = Vec::new();
-    let mut events = Vec::new();
-    if let Some(old) = clients::revoke_service(&tx, name).await? {
-        published.push(
-            revocations
-                .revoke_all(&tx, Kind::Client, &old, None)
-                .await?,
+/// Why a tenant rule refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// Fields that break their rules (422, every problem at once).
+    #[error("{} fields are invalid", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// No such tenant.
+    #[error("tenant not found")]
+    NotFound,
+    /// A dependency failed.
+    #[error(transparent)]
+    Failure(Failure),
+}
+
+failure_from!(TenantError);
+
+/// Signs tenants up, reads and changes them, and makes service clients.
+#[derive(Debug)]
+pub struct Tenants {
+    changes: Changes,
+    pepper: Pepper,
+}
+
+impl Tenants {
+    /// Tenants stored and changed through `changes`, client secrets hashed with `pepper`.
+    pub fn new(changes: Changes, pepper: Pepper) -> Self {
+        Self { changes, pepper }
+    }
+
+    /// Creates a tenant on the free tier and its tenant-admin client.
+    pub async fn signup(&self, input: SignupInput) -> Result<Signup, TenantError> {
+        let mut errors = Vec::new();
+        let name = valid_name(&mut errors, &input.name);
+        let email = valid_email(&mut errors, &input.email);
+        if !errors.is_empty() {
+            return Err(TenantError::Invalid(errors));
+        }
+        let scopes: Vec<String> = Scope::TENANT_ADMIN
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        let mut change = self.changes.begin().await?;
+        let id = Uuid::now_v7();
+        let tenant = repo::insert(change.tx(), id, &name, &email).await?;
+        let cid = Uuid::now_v7();
+        let client_id = crypto::new_client_id()?;
+        let secret = crypto::new_client_secret()?;
+        clients::insert(
+            change.tx(),
+            cid,
+            &client_id,
+            &self.pepper.hash(&secret),
+            NewClientKind::TenantAdmin {
+                tenant: id,
+                scopes: &scopes,
+            },
+        )
+        .await?;
+        change
+            .event(
+                NewEvent::new(
+                    id,
+                    "anonymous",
+                    "tenant.created",
+                    Some(format!("tenant:{id}")),
+                )
+                .details(json!({"tenant": to_json(&tenant)})),
+            )
+            .event(
+                NewEvent::new(
+                    id,
+                    "anonymous",
+                    "credential.generated",
+                    Some(format!("credential:{cid}")),
+                )
+                .details(
+                    json!({"credential_id": cid, "client_id": client_id, "kind": "tenant_admin"}),
+                ),
+            );
+        change.commit().await?;
+        Ok(Signup {
+            tenant,
+            client_id,
+            client_secret: secret,
+            scopes,
+        })
+    }
+
+    /// The caller's tenant.
+    pub async fn get(&self, tenant: Uuid) -> Result<TenantRow, TenantError> {
+        let c = self.changes.db().get().await?;
+        repo::get(&c, tenant).await?.ok_or(TenantError::NotFound)
+    }
+
+    /// Changes the caller's tenant.
+    pub async fn update(
+        &self,
+        tenant: Uuid,
+        actor: &str,
+        patch: TenantPatch,
+    ) -> Result<TenantRow, TenantError> {
+        let mut errors = Vec::new();
+        let name = patch.name.as_deref().map(|n| valid_name(&mut errors, n));
+        let email = patch.email.as_deref().map(|e| valid_email(&mut errors, e));
+        if name.is_none() && email.is_none() {
+            errors.push(FieldError::new("body", "set name or email"));
+        }
+        if !errors.is_empty() {
+            return Err(TenantError::Invalid(errors));
+        }
+        let mut change = self.changes.begin().await?;
+        let row = repo::update(change.tx(), tenant, name.as_deref(), email.as_deref())
+            .await?
+            .ok_or(TenantError::NotFound)?;
+        change.event(
+            NewEvent::new(
+                tenant,
+                actor,
+                "tenant.updated",
+                Some(format!("tenant:{tenant}")),
+            )
+            .details(json!({"tenant": to_json(&row)})),
         );
-        events.push(
+        change.commit().await?;
+        Ok(row)
+    }
+
+    /// Creates, or replaces, the internal client of service `name` (scope `internal`); the
+    /// previous client and its tokens are revoked. Returns `(client_id, client_secret)`.
+    pub async fn service_client(&self, name: &str) -> anyhow::Result<(String, String)> {
+        anyhow::ensure!(
+            valid_service_name(name),
+            "service names are 2 to 32 of a-z, 0-9 and -, starting with a letter"
+        );
+        let failed = |e: platform::ApiError| anyhow::anyhow!("{e}");
+        let mut change = self.changes.begin().await.map_err(failed)?;
+        if let Some(old) = clients::revoke_service(change.tx(), name).await? {
+            change
+                .revoke_all(Kind::Client, &old, None)
+                .await
+                .map_err(failed)?;
+            change.event(
+                NewEvent::new(
+                    SYSTEM_TENANT,
+                    "system",
+                    "credential.revoked",
+                    Some(format!("client:{old}")),
+                )
+                .details(json!({"client_id": old, "service": name})),
+            );
+        }
+        let client_id = crypto::new_client_id()?;
+        let secret = crypto::new_client_secret()?;
+        clients::insert(
+            change.tx(),
+            Uuid::now_v7(),
+            &client_id,
+            &self.pepper.hash(&secret),
+            NewClientKind::Service { name },
+        )
+        .await?;
+        change.event(
             NewEvent::new(
                 SYSTEM_TENANT,
                 "system",
-                "credential.revoked",
-                Some(format!("client:{old}")),
+                "credential.generated",
+                Some(format!("client:{client_id}")),
             )
-            .details(json!({"client_id": old, "service": name})),
+            .details(json!({"client_id": client_id, "service": name, "kind": "service"})),
         );
+        change.commit().await.map_err(failed)?;
+        Ok((client_id, secret))
     }
-    let client_id = crypto::new_client_id()?;
-    let secret = crypto::new_client_secret()?;
-    clients::insert(
-        &tx,
-        Uuid::now_v7(),
-        &client_id,
-        &pepper.hash(&secret),
-        NewClientKind::Service { name },
-    )
-    .await?;
-    events.push(
-        NewEvent::new(
-            SYSTEM_TENANT,
-            "system",
-            "credential.generated",
-            Some(format!("client:{client_id}")),
-        )
-        .details(json!({"client_id": client_id, "service": name, "kind": "service"})),
-    );
-    audit::append(&tx, events).await?;
-    tx.commit().await?;
-    revocations.publish(&published).await;
-    Ok((client_id, secret))
 }

@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::format_time;
-use crate::keys::{KeyRing, KeySet, SigningKey};
-use crate::repo::audit::{self as repo, CheckpointRow};
+use super::event::{format_time, micros};
+use crate::keys::ring::{KeyRing, KeySet};
+use crate::keys::signer::SigningKey;
+use crate::repo::audit::chains;
+use crate::repo::checkpoints::{self as repo, CheckpointRow};
 
 /// The JWS `typ` of checkpoints.
 pub const TYP: &str = "audit-checkpoint+jwt";
@@ -127,7 +129,7 @@ pub async fn run_retention(
     let mut out = RetentionOutcome::default();
     let tenants = {
         let c = db.get().await?;
-        repo::chains(&c).await?
+        chains(&c).await?
     };
     for tenant in tenants {
         loop {
@@ -170,19 +172,14 @@ async fn retain_batch(
         event_id: cut.id,
         hash: cut.hash.clone(),
         occurred_at: cut.occurred_at,
-        created_at: super::micros(now),
+        created_at: micros(now),
         kid: key.kid.clone(),
         jwt: String::new(),
         signed_at: now,
     };
     cp.jwt = sign(&cp, &key, issuer)?;
     repo::insert_checkpoint(&tx, &cp).await?;
-    tx.execute(
-        "SELECT set_config('agentidp.audit_retention_before', $1, true)",
-        &[&format_time(before)],
-    )
-    .await?;
-    let removed = repo::delete_through(&tx, tenant, cut.chain_seq).await?;
+    let removed = repo::delete_through(&tx, tenant, cut.chain_seq, before).await?;
     tx.commit().await?;
     tracing::info!(tenant.id = %tenant, removed, chain_seq = cut.chain_seq, "audit retention: events removed behind a checkpoint");
     Ok((removed, true))

@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{checkpoint, verify};
 use crate::config::AuditConfig;
-use crate::keys::KeyRing;
-use crate::repo::audit as repo;
+use crate::keys::ring::KeyRing;
+use crate::repo::{checkpoints as repo, locks};
 
 /// Advisory lock keys of the jobs.
 const VERIFY_LOCK: i64 = 0x4147_4944_0001;
@@ -48,18 +48,11 @@ where
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let c = db.get().await?;
-    let got: bool = c
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .await?
-        .get(0);
-    if !got {
+    if !locks::try_lock(&c, key).await? {
         return Ok(None);
     }
     let result = job().await;
-    if c.execute("SELECT pg_advisory_unlock($1)", &[&key])
-        .await
-        .is_err()
-    {
+    if locks::unlock(&c, key).await.is_err() {
         // Never hand a connection that may still hold the lock back to the pool.
         drop(deadpool_postgres::Object::take(c));
     }

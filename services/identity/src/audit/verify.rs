@@ -12,10 +12,11 @@ use platform::db::{Db, GenericClient};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::chain_hash;
 use super::checkpoint;
-use crate::keys::KeySet;
+use super::event::chain_hash;
+use crate::keys::ring::KeySet;
 use crate::repo::audit as repo;
+use crate::repo::checkpoints;
 
 /// Events read per round trip.
 const BATCH: i64 = 2000;
@@ -54,7 +55,11 @@ pub async fn walk(
         .unwrap_or((0, GENESIS.to_vec()));
     let mut expected_prev = GENESIS.to_vec();
     let mut next_seq = 1_i64;
-    if let Some(cp) = repo::checkpoints(c, tenant, 1).await?.into_iter().next() {
+    if let Some(cp) = checkpoints::checkpoints(c, tenant, 1)
+        .await?
+        .into_iter()
+        .next()
+    {
         let link = ChainLink {
             chain_seq: cp.chain_seq,
             event_id: cp.event_id,
@@ -121,7 +126,8 @@ pub async fn verify_all(db: &Db, keys: &KeySet, issuer: &str) -> Result<bool, Ap
             );
         }
         let json = serde_json::to_value(&report).unwrap_or_default();
-        repo::store_verification(&c, tenant, report.valid, &json, report.verified_at).await?;
+        checkpoints::store_verification(&c, tenant, report.valid, &json, report.verified_at)
+            .await?;
     }
     Ok(all)
 }

@@ -7,36 +7,33 @@
 //! told its event is stored before the commit returns, and a failed batch fails every request
 //! in it (the token endpoint then answers 503 and returns no token).
 //!
-//! Round trips are what a commit cycle costs on a busy machine, so the writer remembers the
-//! head of every tenant chain it last wrote and appends with one call of `audit_append`,
-//! which writes only if no head moved. When one did (another instance, or a management
-//! change, appended meanwhile) it locks the heads and appends with pipelined statements: two
-//! round trips.
+//! Round trips are what a commit cycle costs on a busy machine: the statements
+//! ([`crate::repo::audit_batch`]) append a batch in one round trip while no other writer
+//! moved a chain's head, two otherwise.
 //!
 //! At shutdown a flush hook waits until everything queued before it is written.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use metrics::{Counter, Histogram};
-use platform::ApiError;
 use platform::db::Db;
 use platform::shutdown::Shutdown;
 use platform::telemetry::Metrics;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::error::SqlState;
-use uuid::Uuid;
 
-use super::feed::FeedSignal;
-use super::{
-    EventColumns, HeadColumns, Heads, INSERT_EVENTS, LOCK_HEADS, NewEvent, UPDATE_HEADS, chain,
-    heads_from, tenants_of,
-};
+use super::event::NewEvent;
+use super::signal::FeedSignal;
+use crate::repo::audit_batch::{KnownHeads, write};
 
 enum Job {
     Event(NewEvent, oneshot::Sender<bool>),
     Flush(oneshot::Sender<()>),
 }
+
+/// The event could not be stored: the request must not succeed (answered 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the audit log cannot record this request right now; try again shortly")]
+pub struct AuditUnavailable;
 
 /// Handle to the writer task; cheap to clone.
 #[derive(Clone, Debug)]
@@ -72,23 +69,16 @@ impl AuditWriter {
         writer
     }
 
-    /// Appends `event` and returns once it is committed; 503 if it could not be stored.
-    pub async fn record(&self, event: NewEvent) -> Result<(), ApiError> {
+    /// Appends `event` and returns once it is committed.
+    pub async fn record(&self, event: NewEvent) -> Result<(), AuditUnavailable> {
         let (done, wait) = oneshot::channel();
-        let unavailable = || {
-            ApiError::unavailable(
-                "audit_unavailable",
-                "the audit log cannot record this request right now; try again shortly",
-                1,
-            )
-        };
         self.tx
             .send(Job::Event(event, done))
             .await
-            .map_err(|_| unavailable())?;
+            .map_err(|_| AuditUnavailable)?;
         match wait.await {
             Ok(true) => Ok(()),
-            _ => Err(unavailable()),
+            _ => Err(AuditUnavailable),
         }
     }
 
@@ -108,7 +98,7 @@ async fn run(
     m: Instruments,
     signal: FeedSignal,
 ) {
-    let mut known: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
+    let mut known = KnownHeads::new();
     let mut jobs = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut jobs, batch_max).await > 0 {
         let mut events = Vec::with_capacity(jobs.len());
@@ -144,110 +134,6 @@ async fn run(
         }
         for f in flushes {
             let _ = f.send(());
-        }
-    }
-}
-
-const CALL_APPEND: &str = "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                                                 $12, $13, $14, $15)";
-
-async fn write(
-    db: &Db,
-    known: &mut HashMap<Uuid, (i64, Vec<u8>)>,
-    events: &[NewEvent],
-) -> Result<(), ApiError> {
-    let tenants = tenants_of(events);
-    let client = db.get().await?;
-    if tenants.iter().all(|t| known.contains_key(t)) {
-        let expected: Heads = tenants
-            .iter()
-            .filter_map(|t| known.get(t).map(|h| (*t, h.clone())))
-            .collect();
-        let mut heads = expected.clone();
-        let chained = chain(events, &mut heads);
-        let cols = EventColumns::new(&chained);
-        let new = HeadColumns::new(&heads);
-        let old = HeadColumns::new(&expected);
-        let stmt = client.prepare_cached(CALL_APPEND).await?;
-        let p = cols.params();
-        let result = client
-            .execute(
-                &stmt,
-                &[
-                    p[0],
-                    p[1],
-                    p[2],
-                    p[3],
-                    p[4],
-                    p[5],
-                    p[6],
-                    p[7],
-                    p[8],
-                    p[9],
-                    p[10],
-                    &new.tenants,
-                    &old.seqs,
-                    &new.seqs,
-                    &new.hashes,
-                ],
-            )
-            .await;
-        match result {
-            Ok(_) => {
-                known.extend(heads);
-                return Ok(());
-            }
-            Err(e) if e.code() == Some(&SqlState::from_code("AU001")) => {
-                for t in &tenants {
-                    known.remove(t);
-                }
-            }
-            Err(e) => {
-                for t in &tenants {
-                    known.remove(t);
-                }
-                return Err(e.into());
-            }
-        }
-    }
-    // Lock the heads, then write: BEGIN + lock, then insert + update + COMMIT, pipelined.
-    let lock = client.prepare_cached(LOCK_HEADS).await?;
-    let insert = client.prepare_cached(INSERT_EVENTS).await?;
-    let update = client.prepare_cached(UPDATE_HEADS).await?;
-    let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&tenants];
-    let (begun, locked) = tokio::join!(
-        client.batch_execute("BEGIN"),
-        client.query(&lock, &lock_params)
-    );
-    let outcome = async {
-        begun?;
-        let mut heads = heads_from(&locked?);
-        let chained = chain(events, &mut heads);
-        let cols = EventColumns::new(&chained);
-        let h = HeadColumns::new(&heads);
-        let insert_params = cols.params();
-        let update_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&h.tenants, &h.seqs, &h.hashes];
-        let (inserted, updated, committed) = tokio::join!(
-            client.execute(&insert, &insert_params),
-            client.execute(&update, &update_params),
-            client.batch_execute("COMMIT"),
-        );
-        inserted?;
-        updated?;
-        committed?;
-        Ok::<_, tokio_postgres::Error>(heads)
-    }
-    .await;
-    match outcome {
-        Ok(heads) => {
-            known.extend(heads);
-            Ok(())
-        }
-        Err(e) => {
-            // The connection may be inside an aborted transaction: never return it to the pool.
-            drop(deadpool_postgres::Object::take(client));
-            Err(e.into())
         }
     }
 }

@@ -8,6 +8,7 @@
 use platform::db::Db;
 use time::OffsetDateTime;
 
+use super::change::{begin, commit, created};
 use super::signer::{Alg, SigningKey};
 use crate::crypto::Kek;
 use crate::repo::keys::{self as repo, KeyRow};
@@ -44,10 +45,9 @@ pub async fn import_pem_pair(
     jsonwebtoken::decode::<serde_json::Value>(&probe, &public, &v)
         .map_err(|_| anyhow::anyhow!("JWT_PUBLIC_KEY does not match JWT_PRIVATE_KEY"))?;
 
-    let mut client = db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tx = client.transaction().await?;
-    repo::lock(&tx).await?;
-    if !repo::exists(&tx, &key.kid).await? {
+    let mut change = begin(db).await?;
+    repo::lock(change.tx()).await?;
+    if !repo::exists(change.tx(), &key.kid).await? {
         let row = KeyRow {
             kid: key.kid.clone(),
             alg: Alg::Rs256.as_str().into(),
@@ -55,10 +55,10 @@ pub async fn import_pem_pair(
             source: "imported".into(),
             activates_at: key.activates_at,
         };
-        repo::insert(&tx, &row, &key.public_jwk).await?;
-        super::audit_created(&tx, &row).await?;
+        repo::insert(change.tx(), &row, &key.public_jwk).await?;
+        change.event(created(&row));
         tracing::info!(kid = %key.kid, "imported JWT_PRIVATE_KEY as the RS256 signing key");
     }
-    tx.commit().await?;
+    commit(change).await?;
     Ok(key.kid)
 }

@@ -18,7 +18,10 @@ use platform::db::Db;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
+use super::change::{begin, commit, created};
+use super::import::import_pem_pair;
 use super::signer::{Alg, SigningKey, generate_pkcs8};
+use crate::audit::change::Change;
 use crate::config::KeyConfig;
 use crate::crypto::Kek;
 use crate::repo::keys::{self as repo, KeyRow};
@@ -98,7 +101,7 @@ fn now() -> OffsetDateTime {
 }
 
 async fn create_key(
-    c: &impl platform::db::GenericClient,
+    change: &mut Change<'_>,
     kek: &Kek,
     alg: Alg,
     activates_at: OffsetDateTime,
@@ -112,8 +115,8 @@ async fn create_key(
         source: "generated".into(),
         activates_at,
     };
-    repo::insert(c, &row, &key.public_jwk).await?;
-    super::audit_created(c, &row).await?;
+    repo::insert(change.tx(), &row, &key.public_jwk).await?;
+    change.event(created(&row));
     Ok(key.kid)
 }
 
@@ -133,11 +136,10 @@ pub enum Rotation {
 
 /// Creates the first key (active at once) or a scheduled successor when one is due.
 async fn rotate_if_due(db: &Db, kek: &Kek, cfg: &KeyConfig) -> anyhow::Result<Rotation> {
-    let mut client = db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tx = client.transaction().await?;
-    repo::lock(&tx).await?;
+    let mut change = begin(db).await?;
+    repo::lock(change.tx()).await?;
     let t = now();
-    let activates_at = match repo::newest_activation(&tx).await? {
+    let activates_at = match repo::newest_activation(change.tx()).await? {
         None => t,
         Some(newest) => {
             if newest + cfg.rotation_interval - cfg.publish_lead > t {
@@ -146,8 +148,8 @@ async fn rotate_if_due(db: &Db, kek: &Kek, cfg: &KeyConfig) -> anyhow::Result<Ro
             (newest + cfg.rotation_interval).max(t + cfg.publish_lead)
         }
     };
-    let kid = create_key(&tx, kek, cfg.alg, activates_at).await?;
-    tx.commit().await?;
+    let kid = create_key(&mut change, kek, cfg.alg, activates_at).await?;
+    commit(change).await?;
     tracing::info!(kid, alg = %cfg.alg, activates_at = %activates_at, "signing key created");
     Ok(Rotation::Created { kid, activates_at })
 }
@@ -159,11 +161,10 @@ pub async fn rotate_now(
     kek: &Kek,
     cfg: &KeyConfig,
 ) -> anyhow::Result<(String, OffsetDateTime)> {
-    let mut client = db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tx = client.transaction().await?;
-    repo::lock(&tx).await?;
+    let mut change = begin(db).await?;
+    repo::lock(change.tx()).await?;
     let t = now();
-    if let Some(pending) = repo::list(&tx)
+    if let Some(pending) = repo::list(change.tx())
         .await?
         .into_iter()
         .rev()
@@ -172,8 +173,8 @@ pub async fn rotate_now(
         return Ok((pending.kid, pending.activates_at));
     }
     let activates_at = t + cfg.publish_lead;
-    let kid = create_key(&tx, kek, cfg.alg, activates_at).await?;
-    tx.commit().await?;
+    let kid = create_key(&mut change, kek, cfg.alg, activates_at).await?;
+    commit(change).await?;
     Ok((kid, activates_at))
 }
 
@@ -188,7 +189,7 @@ impl KeyRing {
         stop: CancellationToken,
     ) -> anyhow::Result<Self> {
         if let Some((private, public)) = &cfg.import {
-            super::import::import_pem_pair(&db, &kek, private.expose(), public).await?;
+            import_pem_pair(&db, &kek, private.expose(), public).await?;
         }
         rotate_if_due(&db, &kek, &cfg).await?;
         let ring = Self {

@@ -1,16 +1,18 @@
-//! SQL of the audit log: reading events, chain heads, checkpoints and verification results.
-//! (Appending is in `crate::audit`, next to the hashing it must agree with.)
+//! SQL of the audit log: appending events in a caller's transaction (chained by
+//! [`crate::audit::event::chain`] under the lock of their tenants' heads), reading events and
+//! chain heads. Checkpoints and verification results are in [`super::checkpoints`], the
+//! group commit's statements in [`super::audit_batch`].
 
 use platform::db::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::ChainedEvent;
+use crate::audit::event::{ChainedEvent, Heads, NewEvent, chain, tenants_of};
 
-const EVENT_COLUMNS: &str = "id, tenant_id, chain_seq, actor, action, outcome, target, details, \
+pub(super) const EVENT_COLUMNS: &str = "id, tenant_id, chain_seq, actor, action, outcome, target, details, \
                              occurred_at, prev_hash, hash";
 
-fn event(r: &tokio_postgres::Row) -> ChainedEvent {
+pub(super) fn event(r: &tokio_postgres::Row) -> ChainedEvent {
     ChainedEvent {
         id: r.get(0),
         tenant_id: r.get(1),
@@ -146,222 +148,126 @@ pub async fn chains(c: &impl GenericClient) -> Result<Vec<Uuid>, tokio_postgres:
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// A stored checkpoint.
-#[derive(Debug, Clone)]
-pub struct CheckpointRow {
-    /// Whose chain.
-    pub tenant_id: Uuid,
-    /// Last removed position.
-    pub chain_seq: i64,
-    /// Last removed event.
-    pub event_id: Uuid,
-    /// Its hash.
-    pub hash: Vec<u8>,
-    /// When that event happened.
-    pub occurred_at: OffsetDateTime,
-    /// When the checkpoint was made.
-    pub created_at: OffsetDateTime,
-    /// Key of the current signature.
-    pub kid: String,
-    /// The signed statement.
-    pub jwt: String,
-    /// When it was (re)signed.
-    pub signed_at: OffsetDateTime,
+/// Locks and reads the heads of `tenants`.
+pub const LOCK_HEADS: &str = "SELECT tenant_id, chain_seq, hash FROM audit_chain_heads
+                               WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE";
+
+/// Inserts chained events from column arrays.
+pub const INSERT_EVENTS: &str = "INSERT INTO audit_events (id, tenant_id, chain_seq, actor, action,
+        outcome, target, details, occurred_at, prev_hash, hash)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
+        $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[])";
+
+/// Moves heads from column arrays.
+pub const UPDATE_HEADS: &str = "UPDATE audit_chain_heads h SET chain_seq = v.seq, hash = v.hash
+       FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) AS v(tenant_id, seq, hash)
+      WHERE h.tenant_id = v.tenant_id";
+
+/// Rows to heads.
+pub fn heads_from(rows: &[tokio_postgres::Row]) -> Heads {
+    rows.iter()
+        .map(|r| {
+            (
+                r.get::<_, Uuid>(0),
+                (r.get::<_, i64>(1), r.get::<_, Vec<u8>>(2)),
+            )
+        })
+        .collect()
 }
 
-const CHECKPOINT_COLUMNS: &str =
-    "tenant_id, chain_seq, event_id, hash, occurred_at, created_at, kid, jwt, signed_at";
+/// Column arrays of chained events, as the insert statements take them.
+#[derive(Debug)]
+pub struct EventColumns<'a> {
+    ids: Vec<Uuid>,
+    tenants: Vec<Uuid>,
+    seqs: Vec<i64>,
+    actors: Vec<&'a str>,
+    actions: Vec<&'a str>,
+    outcomes: Vec<&'a str>,
+    targets: Vec<Option<&'a str>>,
+    details: Vec<&'a serde_json::Value>,
+    times: Vec<OffsetDateTime>,
+    prevs: Vec<&'a [u8]>,
+    hashes: Vec<&'a [u8]>,
+}
 
-fn checkpoint(r: &tokio_postgres::Row) -> CheckpointRow {
-    CheckpointRow {
-        tenant_id: r.get(0),
-        chain_seq: r.get(1),
-        event_id: r.get(2),
-        hash: r.get(3),
-        occurred_at: r.get(4),
-        created_at: r.get(5),
-        kid: r.get(6),
-        jwt: r.get(7),
-        signed_at: r.get(8),
+impl<'a> EventColumns<'a> {
+    /// Splits events into columns.
+    pub fn new(events: &'a [ChainedEvent]) -> Self {
+        Self {
+            ids: events.iter().map(|e| e.id).collect(),
+            tenants: events.iter().map(|e| e.tenant_id).collect(),
+            seqs: events.iter().map(|e| e.chain_seq).collect(),
+            actors: events.iter().map(|e| e.actor.as_str()).collect(),
+            actions: events.iter().map(|e| e.action.as_str()).collect(),
+            outcomes: events.iter().map(|e| e.outcome.as_str()).collect(),
+            targets: events.iter().map(|e| e.target.as_deref()).collect(),
+            details: events.iter().map(|e| &e.details).collect(),
+            times: events.iter().map(|e| e.occurred_at).collect(),
+            prevs: events.iter().map(|e| e.prev_hash.as_slice()).collect(),
+            hashes: events.iter().map(|e| e.hash.as_slice()).collect(),
+        }
+    }
+
+    /// Parameters `$1..$11`.
+    pub fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 11] {
+        [
+            &self.ids,
+            &self.tenants,
+            &self.seqs,
+            &self.actors,
+            &self.actions,
+            &self.outcomes,
+            &self.targets,
+            &self.details,
+            &self.times,
+            &self.prevs,
+            &self.hashes,
+        ]
     }
 }
 
-/// A tenant's checkpoints, newest first.
-pub async fn checkpoints(
-    c: &impl GenericClient,
-    tenant: Uuid,
-    limit: i64,
-) -> Result<Vec<CheckpointRow>, tokio_postgres::Error> {
-    let stmt = c
-        .prepare_cached(&format!(
-            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints
-              WHERE tenant_id = $1 ORDER BY chain_seq DESC LIMIT $2"
-        ))
+/// Column arrays of heads.
+#[derive(Debug)]
+pub struct HeadColumns<'a> {
+    /// Tenants.
+    pub tenants: Vec<Uuid>,
+    /// Last seq.
+    pub seqs: Vec<i64>,
+    /// Last hash.
+    pub hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> HeadColumns<'a> {
+    /// Splits heads into columns.
+    pub fn new(heads: &'a Heads) -> Self {
+        Self {
+            tenants: heads.keys().copied().collect(),
+            seqs: heads.values().map(|h| h.0).collect(),
+            hashes: heads.values().map(|h| h.1.as_slice()).collect(),
+        }
+    }
+}
+
+/// Chains `events` onto the heads of their tenants and inserts them, in the caller's
+/// transaction (management changes). Returns the stored events in input order.
+pub async fn append(
+    tx: &impl GenericClient,
+    events: Vec<NewEvent>,
+) -> Result<Vec<ChainedEvent>, tokio_postgres::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants = tenants_of(&events);
+    let lock = tx.prepare_cached(LOCK_HEADS).await?;
+    let mut heads = heads_from(&tx.query(&lock, &[&tenants]).await?);
+    let out = chain(&events, &mut heads);
+    let insert = tx.prepare_cached(INSERT_EVENTS).await?;
+    tx.execute(&insert, &EventColumns::new(&out).params())
         .await?;
-    let rows = c.query(&stmt, &[&tenant, &limit]).await?;
-    Ok(rows.iter().map(checkpoint).collect())
-}
-
-/// The newest checkpoint of every tenant whose signature is not by `kid`.
-pub async fn latest_checkpoints_not_signed_by(
-    c: &impl GenericClient,
-    kid: &str,
-) -> Result<Vec<CheckpointRow>, tokio_postgres::Error> {
-    let rows = c
-        .query(
-            &format!(
-                "SELECT {CHECKPOINT_COLUMNS} FROM (
-                    SELECT DISTINCT ON (tenant_id) {CHECKPOINT_COLUMNS}
-                      FROM audit_checkpoints ORDER BY tenant_id, chain_seq DESC) latest
-                  WHERE kid <> $1"
-            ),
-            &[&kid],
-        )
+    let update = tx.prepare_cached(UPDATE_HEADS).await?;
+    let h = HeadColumns::new(&heads);
+    tx.execute(&update, &[&h.tenants, &h.seqs, &h.hashes])
         .await?;
-    Ok(rows.iter().map(checkpoint).collect())
-}
-
-/// Stores a new checkpoint.
-pub async fn insert_checkpoint(
-    c: &impl GenericClient,
-    cp: &CheckpointRow,
-) -> Result<(), tokio_postgres::Error> {
-    c.execute(
-        &format!(
-            "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ),
-        &[
-            &cp.tenant_id,
-            &cp.chain_seq,
-            &cp.event_id,
-            &cp.hash,
-            &cp.occurred_at,
-            &cp.created_at,
-            &cp.kid,
-            &cp.jwt,
-            &cp.signed_at,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Replaces a checkpoint's signature.
-pub async fn resign_checkpoint(
-    c: &impl GenericClient,
-    tenant: Uuid,
-    chain_seq: i64,
-    kid: &str,
-    jwt: &str,
-) -> Result<(), tokio_postgres::Error> {
-    c.execute(
-        "UPDATE audit_checkpoints SET kid = $3, jwt = $4, signed_at = now()
-          WHERE tenant_id = $1 AND chain_seq = $2",
-        &[&tenant, &chain_seq, &kid, &jwt],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Whether `tenant`'s oldest remaining event happened before `before`.
-pub async fn oldest_is_before(
-    c: &impl GenericClient,
-    tenant: Uuid,
-    before: OffsetDateTime,
-) -> Result<bool, tokio_postgres::Error> {
-    let stmt = c
-        .prepare_cached(
-            "SELECT occurred_at < $2 FROM audit_events WHERE tenant_id = $1
-              ORDER BY chain_seq LIMIT 1",
-        )
-        .await?;
-    Ok(c.query_opt(&stmt, &[&tenant, &before])
-        .await?
-        .is_some_and(|r| r.get(0)))
-}
-
-/// Where retention may cut `tenant`'s chain: the last of its oldest `max` events such that
-/// it and every event before it happened before `before`.
-pub async fn retention_cut(
-    c: &impl GenericClient,
-    tenant: Uuid,
-    before: OffsetDateTime,
-    max: i64,
-) -> Result<Option<ChainedEvent>, tokio_postgres::Error> {
-    let stmt = c
-        .prepare_cached(&format!(
-            "WITH oldest AS (
-                 SELECT chain_seq, occurred_at FROM audit_events
-                  WHERE tenant_id = $1 ORDER BY chain_seq LIMIT $3),
-             first_young AS (
-                 SELECT min(chain_seq) AS seq FROM oldest WHERE occurred_at >= $2)
-             SELECT {EVENT_COLUMNS} FROM audit_events
-              WHERE tenant_id = $1
-                AND chain_seq = (SELECT max(o.chain_seq) FROM oldest o, first_young y
-                                  WHERE y.seq IS NULL OR o.chain_seq < y.seq)"
-        ))
-        .await?;
-    Ok(c.query_opt(&stmt, &[&tenant, &before, &max])
-        .await?
-        .map(|r| event(&r)))
-}
-
-/// Removes a tenant's events up to `chain_seq` (retention; the caller's transaction must
-/// declare the horizon, see the append-only trigger).
-pub async fn delete_through(
-    c: &impl GenericClient,
-    tenant: Uuid,
-    chain_seq: i64,
-) -> Result<u64, tokio_postgres::Error> {
-    c.execute(
-        "DELETE FROM audit_events WHERE tenant_id = $1 AND chain_seq <= $2",
-        &[&tenant, &chain_seq],
-    )
-    .await
-}
-
-/// Stores the latest background verification of a chain.
-pub async fn store_verification(
-    c: &impl GenericClient,
-    tenant: Uuid,
-    valid: bool,
-    report: &serde_json::Value,
-    at: OffsetDateTime,
-) -> Result<(), tokio_postgres::Error> {
-    c.execute(
-        "INSERT INTO audit_verifications (tenant_id, valid, report, verified_at)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id) DO UPDATE
-            SET valid = excluded.valid, report = excluded.report,
-                verified_at = excluded.verified_at",
-        &[&tenant, &valid, report, &at],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Whether every chain passed its latest background verification (`None`: none ran yet).
-pub async fn all_verified(c: &impl GenericClient) -> Result<Option<bool>, tokio_postgres::Error> {
-    let row = c
-        .query_one(
-            "SELECT count(*), count(*) FILTER (WHERE NOT valid) FROM audit_verifications",
-            &[],
-        )
-        .await?;
-    let (total, broken): (i64, i64) = (row.get(0), row.get(1));
-    Ok((total > 0).then_some(broken == 0))
-}
-
-/// The latest stored verification of a tenant's chain.
-pub async fn verification(
-    c: &impl GenericClient,
-    tenant: Uuid,
-) -> Result<Option<(serde_json::Value, OffsetDateTime)>, tokio_postgres::Error> {
-    Ok(c.query_opt(
-        "SELECT report, verified_at FROM audit_verifications WHERE tenant_id = $1",
-        &[&tenant],
-    )
-    .await?
-    .map(|r| (r.get(0), r.get(1))))
+    Ok(out)
 }

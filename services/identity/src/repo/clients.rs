@@ -1,8 +1,11 @@
 //! SQL of `clients`: agent credentials, tenant-admin clients, service clients.
 
+use domain::{AgentStatus, ClientKind, ClientStatus, TenantStatus};
 use platform::db::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use super::stored;
 
 /// A credential as the management API shows it (no secret material).
 #[derive(Debug, Clone)]
@@ -15,8 +18,8 @@ pub struct CredentialRow {
     pub agent_id: Uuid,
     /// Restricted scopes, or all the agent's capabilities.
     pub scopes: Option<Vec<String>>,
-    /// `active` or `revoked`.
-    pub status: String,
+    /// Whether it still works.
+    pub status: ClientStatus,
     /// Optional expiry.
     pub expires_at: Option<OffsetDateTime>,
     /// Until when the previous secret still works after a rotation.
@@ -32,19 +35,19 @@ pub struct CredentialRow {
 const CREDENTIAL_COLUMNS: &str = "id, client_id, agent_id, scopes, status, expires_at, \
      previous_secret_expires_at, created_at, rotated_at, revoked_at";
 
-fn credential(r: &tokio_postgres::Row) -> CredentialRow {
-    CredentialRow {
-        id: r.get(0),
-        client_id: r.get(1),
-        agent_id: r.get(2),
-        scopes: r.get(3),
-        status: r.get(4),
-        expires_at: r.get(5),
-        previous_secret_expires_at: r.get(6),
-        created_at: r.get(7),
-        rotated_at: r.get(8),
-        revoked_at: r.get(9),
-    }
+fn credential(r: &tokio_postgres::Row) -> Result<CredentialRow, tokio_postgres::Error> {
+    Ok(CredentialRow {
+        id: r.try_get(0)?,
+        client_id: r.try_get(1)?,
+        agent_id: r.try_get(2)?,
+        scopes: r.try_get(3)?,
+        status: stored::get(r, 4)?,
+        expires_at: r.try_get(5)?,
+        previous_secret_expires_at: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        rotated_at: r.try_get(8)?,
+        revoked_at: r.try_get(9)?,
+    })
 }
 
 /// What a new client is.
@@ -76,7 +79,7 @@ pub enum NewClientKind<'a> {
 }
 
 struct ClientColumns<'a> {
-    kind: &'static str,
+    kind: ClientKind,
     tenant: Option<Uuid>,
     agent: Option<Uuid>,
     service: Option<&'a str>,
@@ -94,7 +97,7 @@ pub async fn insert(
 ) -> Result<(), tokio_postgres::Error> {
     let internal = ["internal".to_owned()];
     let mut row = ClientColumns {
-        kind: "service",
+        kind: ClientKind::Service,
         tenant: None,
         agent: None,
         service: None,
@@ -108,14 +111,14 @@ pub async fn insert(
             scopes,
             expires_at,
         } => {
-            row.kind = "agent";
+            row.kind = ClientKind::Agent;
             row.tenant = Some(tenant);
             row.agent = Some(agent);
             row.scopes = scopes;
             row.expires = expires_at;
         }
         NewClientKind::TenantAdmin { tenant, scopes } => {
-            row.kind = "tenant_admin";
+            row.kind = ClientKind::TenantAdmin;
             row.tenant = Some(tenant);
             row.scopes = Some(scopes);
         }
@@ -139,7 +142,7 @@ pub async fn insert(
         &[
             &id,
             &client_id,
-            &kind_s,
+            &kind_s.as_str(),
             &tenant,
             &agent,
             &service,
@@ -173,7 +176,7 @@ pub async fn list_for_agent(
     tenant: Uuid,
     agent: Uuid,
 ) -> Result<Vec<CredentialRow>, tokio_postgres::Error> {
-    Ok(c.query(
+    c.query(
         &format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM clients
                   WHERE tenant_id = $1 AND agent_id = $2 ORDER BY created_at, id"
@@ -183,7 +186,7 @@ pub async fn list_for_agent(
     .await?
     .iter()
     .map(credential)
-    .collect())
+    .collect()
 }
 
 /// One credential of an agent, locked for the rest of the transaction.
@@ -193,7 +196,7 @@ pub async fn get_for_update(
     agent: Uuid,
     id: Uuid,
 ) -> Result<Option<CredentialRow>, tokio_postgres::Error> {
-    Ok(c.query_opt(
+    c.query_opt(
         &format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM clients
                   WHERE tenant_id = $1 AND agent_id = $2 AND id = $3 FOR UPDATE"
@@ -201,7 +204,9 @@ pub async fn get_for_update(
         &[&tenant, &agent, &id],
     )
     .await?
-    .map(|r| credential(&r)))
+    .as_ref()
+    .map(credential)
+    .transpose()
 }
 
 /// One credential of an agent.
@@ -211,7 +216,7 @@ pub async fn get(
     agent: Uuid,
     id: Uuid,
 ) -> Result<Option<CredentialRow>, tokio_postgres::Error> {
-    Ok(c.query_opt(
+    c.query_opt(
         &format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM clients
                   WHERE tenant_id = $1 AND agent_id = $2 AND id = $3"
@@ -219,7 +224,9 @@ pub async fn get(
         &[&tenant, &agent, &id],
     )
     .await?
-    .map(|r| credential(&r)))
+    .as_ref()
+    .map(credential)
+    .transpose()
 }
 
 /// Replaces the secret; the old one keeps working until `previous_until` (or stops at once).
@@ -243,7 +250,7 @@ pub async fn rotate(
             &[&tenant, &id, &new_hash, &previous_until],
         )
         .await?;
-    Ok(credential(&r))
+    credential(&r)
 }
 
 /// Revokes one credential.
@@ -262,7 +269,7 @@ pub async fn revoke(
             &[&tenant, &id],
         )
         .await?;
-    Ok(credential(&r))
+    credential(&r)
 }
 
 /// Revokes every active credential of an agent; returns their client ids.
@@ -291,8 +298,8 @@ pub struct TokenClientRow {
     pub id: Uuid,
     /// Public client id.
     pub client_id: String,
-    /// `agent`, `tenant_admin` or `service`.
-    pub kind: String,
+    /// Whom it acts for.
+    pub kind: ClientKind,
     /// Tenant (none for service clients).
     pub tenant_id: Option<Uuid>,
     /// Agent (agent credentials only).
@@ -307,16 +314,16 @@ pub struct TokenClientRow {
     pub previous_secret_expires_at: Option<OffsetDateTime>,
     /// Scopes of the client (agent: restriction, or none).
     pub scopes: Option<Vec<String>>,
-    /// `active` or `revoked`.
-    pub status: String,
+    /// Whether it still works.
+    pub status: ClientStatus,
     /// Expiry.
     pub expires_at: Option<OffsetDateTime>,
     /// The agent's status.
-    pub agent_status: Option<String>,
+    pub agent_status: Option<AgentStatus>,
     /// The agent's capabilities.
     pub agent_capabilities: Option<Vec<String>>,
     /// The tenant's status.
-    pub tenant_status: Option<String>,
+    pub tenant_status: Option<TenantStatus>,
 }
 
 /// Looks a client up by its public id.
@@ -335,23 +342,24 @@ pub async fn lookup(
               WHERE c.client_id = $1",
         )
         .await?;
-    Ok(c.query_opt(&stmt, &[&client_id])
-        .await?
-        .map(|r| TokenClientRow {
-            id: r.get(0),
-            client_id: r.get(1),
-            kind: r.get(2),
-            tenant_id: r.get(3),
-            agent_id: r.get(4),
-            service_name: r.get(5),
-            secret_hash: r.get(6),
-            previous_secret_hash: r.get(7),
-            previous_secret_expires_at: r.get(8),
-            scopes: r.get(9),
-            status: r.get(10),
-            expires_at: r.get(11),
-            agent_status: r.get(12),
-            agent_capabilities: r.get(13),
-            tenant_status: r.get(14),
-        }))
+    let Some(r) = c.query_opt(&stmt, &[&client_id]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(TokenClientRow {
+        id: r.try_get(0)?,
+        client_id: r.try_get(1)?,
+        kind: stored::get(&r, 2)?,
+        tenant_id: r.try_get(3)?,
+        agent_id: r.try_get(4)?,
+        service_name: r.try_get(5)?,
+        secret_hash: r.try_get(6)?,
+        previous_secret_hash: r.try_get(7)?,
+        previous_secret_expires_at: r.try_get(8)?,
+        scopes: r.try_get(9)?,
+        status: stored::get(&r, 10)?,
+        expires_at: r.try_get(11)?,
+        agent_status: stored::get_opt(&r, 12)?,
+        agent_capabilities: r.try_get(13)?,
+        tenant_status: stored::get_opt(&r, 14)?,
+    }))
 }

@@ -248,11 +248,14 @@ pub async fn get(
     .map(|r| row(&r)))
 }
 
-/// A delivery's attempts: `(attempt, at, status_code, error, duration_ms)`, in order.
+/// One attempt of a delivery: `(attempt, at, status_code, error, duration_ms)`.
+pub type Attempt = (i32, OffsetDateTime, Option<i32>, Option<String>, i32);
+
+/// A delivery's attempts, in order.
 pub async fn attempts(
     c: &impl GenericClient,
     id: Uuid,
-) -> Result<Vec<(i32, OffsetDateTime, Option<i32>, Option<String>, i32)>, tokio_postgres::Error> {
+) -> Result<Vec<Attempt>, tokio_postgres::Error> {
     let rows = c
         .query(
             "SELECT attempt, attempted_at, status_code, error, duration_ms

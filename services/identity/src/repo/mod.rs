@@ -1,11 +1,17 @@
 //! All SQL of the identity service. Every function that touches tenant-owned rows takes the
-//! tenant id and filters on it; columns are always named.
+//! tenant id and filters on it; columns are always named. Stored strings are read through
+//! the domain's types ([`stored`]).
 
 pub mod agents;
 pub mod audit;
+pub mod audit_batch;
+pub mod checkpoints;
 pub mod clients;
 pub mod deliveries;
+pub mod feed;
 pub mod keys;
+pub mod locks;
 pub mod revocations;
+pub mod stored;
 pub mod tenants;
 pub mod webhooks;

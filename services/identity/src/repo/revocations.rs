@@ -4,11 +4,48 @@ use platform::db::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::stored;
+
+/// What a revocation covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One token, by `jti`.
+    Token,
+    /// Every token of an agent (`sub`).
+    Agent,
+    /// Every token of a credential (`client_id`).
+    Client,
+}
+
+impl Kind {
+    /// The stored form: `jti`, `sub` or `client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "jti",
+            Self::Agent => "sub",
+            Self::Client => "client",
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "jti" => Ok(Self::Token),
+            "sub" => Ok(Self::Agent),
+            "client" => Ok(Self::Client),
+            other => Err(format!("unknown revocation kind {other}")),
+        }
+    }
+}
+
 /// A revocation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revocation {
-    /// `jti`, `sub` or `client`.
-    pub kind: String,
+    /// What it covers.
+    pub kind: Kind,
     /// The token id, agent id or client id.
     pub subject: String,
     /// Tenant, when known.
@@ -34,7 +71,7 @@ pub async fn upsert(
                 expires_at = GREATEST(token_revocations.expires_at, EXCLUDED.expires_at)
          RETURNING revoked_at, expires_at",
             &[
-                &r.kind,
+                &r.kind.as_str(),
                 &r.subject,
                 &r.tenant_id,
                 &r.revoked_at,
@@ -53,43 +90,43 @@ pub async fn upsert(
 /// returns the revocation now in force, if any.
 pub async fn lower_cutoff(
     c: &impl GenericClient,
-    kind: &str,
+    kind: Kind,
     subject: &str,
     at: OffsetDateTime,
 ) -> Result<Option<Revocation>, tokio_postgres::Error> {
-    Ok(c.query_opt(
+    c.query_opt(
         "UPDATE token_revocations SET revoked_at = LEAST(revoked_at, $3)
               WHERE kind = $1 AND subject = $2
               RETURNING kind, subject, tenant_id, revoked_at, expires_at",
-        &[&kind, &subject, &at],
+        &[&kind.as_str(), &subject, &at],
     )
     .await?
-    .map(|r| Revocation {
-        kind: r.get(0),
-        subject: r.get(1),
-        tenant_id: r.get(2),
-        revoked_at: r.get(3),
-        expires_at: r.get(4),
-    }))
+    .as_ref()
+    .map(revocation)
+    .transpose()
 }
 
 /// Every revocation still in force.
 pub async fn active(c: &impl GenericClient) -> Result<Vec<Revocation>, tokio_postgres::Error> {
-    Ok(c.query(
+    c.query(
         "SELECT kind, subject, tenant_id, revoked_at, expires_at
                FROM token_revocations WHERE expires_at > now()",
         &[],
     )
     .await?
     .iter()
-    .map(|r| Revocation {
-        kind: r.get(0),
-        subject: r.get(1),
-        tenant_id: r.get(2),
-        revoked_at: r.get(3),
-        expires_at: r.get(4),
+    .map(revocation)
+    .collect()
+}
+
+fn revocation(r: &tokio_postgres::Row) -> Result<Revocation, tokio_postgres::Error> {
+    Ok(Revocation {
+        kind: stored::get(r, 0)?,
+        subject: r.try_get(1)?,
+        tenant_id: r.try_get(2)?,
+        revoked_at: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
     })
-    .collect())
 }
 
 /// Whether a token (`jti`, `sub`, `client_id`, issued at `issued_at`) is revoked.

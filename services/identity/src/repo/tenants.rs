@@ -1,8 +1,11 @@
 //! SQL of `tenants`.
 
+use domain::TenantStatus;
 use platform::db::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use super::stored;
 
 /// A tenant row.
 #[derive(Debug, Clone)]
@@ -13,8 +16,8 @@ pub struct TenantRow {
     pub name: String,
     /// Contact email.
     pub email: String,
-    /// `active` or `suspended`.
-    pub status: String,
+    /// Whether its clients may get tokens.
+    pub status: TenantStatus,
     /// Created.
     pub created_at: OffsetDateTime,
     /// Last changed.
@@ -23,15 +26,15 @@ pub struct TenantRow {
 
 const COLUMNS: &str = "id, name, email, status, created_at, updated_at";
 
-fn row(r: &tokio_postgres::Row) -> TenantRow {
-    TenantRow {
-        id: r.get(0),
-        name: r.get(1),
-        email: r.get(2),
-        status: r.get(3),
-        created_at: r.get(4),
-        updated_at: r.get(5),
-    }
+fn row(r: &tokio_postgres::Row) -> Result<TenantRow, tokio_postgres::Error> {
+    Ok(TenantRow {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        email: r.try_get(2)?,
+        status: stored::get(r, 3)?,
+        created_at: r.try_get(4)?,
+        updated_at: r.try_get(5)?,
+    })
 }
 
 /// Creates a tenant and the head of its audit chain.
@@ -54,7 +57,7 @@ pub async fn insert(
         &[&id, &vec![0u8; 32]],
     )
     .await?;
-    Ok(row(&r))
+    row(&r)
 }
 
 /// A tenant by id.
@@ -62,12 +65,14 @@ pub async fn get(
     c: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<TenantRow>, tokio_postgres::Error> {
-    Ok(c.query_opt(
+    c.query_opt(
         &format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"),
         &[&id],
     )
     .await?
-    .map(|r| row(&r)))
+    .as_ref()
+    .map(row)
+    .transpose()
 }
 
 /// Changes name and/or email.
@@ -77,7 +82,7 @@ pub async fn update(
     name: Option<&str>,
     email: Option<&str>,
 ) -> Result<Option<TenantRow>, tokio_postgres::Error> {
-    Ok(c.query_opt(
+    c.query_opt(
         &format!(
             "UPDATE tenants SET name = COALESCE($2, name), email = COALESCE($3, email),
                         updated_at = now()
@@ -86,5 +91,7 @@ pub async fn update(
         &[&id, &name, &email],
     )
     .await?
-    .map(|r| row(&r)))
+    .as_ref()
+    .map(row)
+    .transpose()
 }

@@ -169,3 +169,17 @@ pub async fn active_for(
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect())
 }
+
+/// Locks the tenant's row for the rest of the transaction: a tenant's subscription changes
+/// run one after another, so the per-tenant limit holds under concurrency.
+pub async fn lock_tenant(
+    c: &impl GenericClient,
+    tenant: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
+        &[&tenant],
+    )
+    .await?;
+    Ok(())
+}

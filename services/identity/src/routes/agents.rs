@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use domain::{AgentStatus, AgentType, DeploymentEnv};
+use domain::{AgentPatch, AgentStatus, AgentType, DeploymentEnv, NewAgent};
 use platform::ApiResult;
 use platform::auth::scopes::{AgentsRead, AgentsWrite};
 use platform::auth::{RequireScope, TenantId};
@@ -11,23 +11,22 @@ use platform::extract::{Json, Query};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{actor, decode_cursor, encode_cursor, path_id};
-use crate::agents::{self, AgentPatch, NewAgentInput, Transition};
-use crate::repo::agents::{self as repo, ListFilter};
-use crate::startup::State;
+use super::support::{actor, decode_cursor, encode_cursor, path_id};
+use crate::agents::view::to_json;
+use crate::agents::{Agents, Transition};
+use crate::repo::agents::ListFilter;
 
 /// `POST /api/v1/agents`.
 pub async fn create(
-    state: State,
+    agents: web::Data<Agents>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
-    Json(input): Json<NewAgentInput>,
+    Json(input): Json<NewAgent>,
 ) -> ApiResult<HttpResponse> {
-    let fields = input.validate()?;
-    let row = agents::create(&state, tenant, &actor(auth.claims()), fields).await?;
+    let row = agents.create(tenant, &actor(auth.claims()), input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/agents/{}", row.id)))
-        .json(agents::to_json(&state, &row)))
+        .json(to_json(agents.public_url(), &row)))
 }
 
 /// Query of `GET /api/v1/agents`.
@@ -42,37 +41,32 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
-fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::invalid_query(field, message)
-}
-
 fn check<T: std::str::FromStr<Err = String>>(
     field: &str,
     v: &Option<String>,
-) -> Result<Option<String>, ApiError> {
-    match v {
-        Some(s) => s
-            .parse::<T>()
-            .map(|_| Some(s.clone()))
-            .map_err(|e| bad_query(field, e)),
-        None => Ok(None),
-    }
+) -> Result<Option<T>, ApiError> {
+    v.as_deref()
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| ApiError::invalid_query(field, e))
+        })
+        .transpose()
 }
 
 /// `GET /api/v1/agents`: filters and keyset pagination in creation order.
 pub async fn list(
-    state: State,
+    agents: web::Data<Agents>,
     _auth: RequireScope<AgentsRead>,
     TenantId(tenant): TenantId,
     Query(q): Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let limit = i64::from(q.limit.unwrap_or(20));
     if !(1..=100).contains(&limit) {
-        return Err(bad_query("limit", "must be from 1 to 100"));
+        return Err(ApiError::invalid_query("limit", "must be from 1 to 100"));
     }
     let tag = match &q.tag {
         Some(t) if t.is_empty() || t.len() > 64 => {
-            return Err(bad_query("tag", "must be 1 to 64 characters"));
+            return Err(ApiError::invalid_query("tag", "must be 1 to 64 characters"));
         }
         other => other.as_ref().map(|t| t.to_ascii_lowercase()),
     };
@@ -82,106 +76,93 @@ pub async fn list(
         deployment_env: check::<DeploymentEnv>("deployment_env", &q.deployment_env)?,
         tag,
         after: match &q.cursor {
-            Some(c) => Some(
-                decode_cursor(c)
-                    .ok_or_else(|| bad_query("cursor", "is not a cursor this API returned"))?,
-            ),
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                ApiError::invalid_query("cursor", "is not a cursor this API returned")
+            })?),
             None => None,
         },
     };
-    let c = state.core.db.get().await?;
-    let mut rows = repo::list(&c, tenant, &filter, limit + 1).await?;
+    let mut rows = agents.list(tenant, &filter, limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(r.created_at, r.id))
     } else {
         None
     };
-    let data: Vec<serde_json::Value> = rows.iter().map(|r| agents::to_json(&state, r)).collect();
+    let data: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| to_json(agents.public_url(), r))
+        .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({"data": data, "next_cursor": next})))
 }
 
 /// `GET /api/v1/agents/{id}`.
 pub async fn get(
-    state: State,
+    agents: web::Data<Agents>,
     _auth: RequireScope<AgentsRead>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "agent")?;
-    let c = state.core.db.get().await?;
-    let row = repo::get(&c, tenant, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    Ok(HttpResponse::Ok().json(agents::to_json(&state, &row)))
+    let row = agents.get(tenant, id).await?;
+    Ok(HttpResponse::Ok().json(to_json(agents.public_url(), &row)))
 }
 
 /// `PATCH /api/v1/agents/{id}`.
 pub async fn update(
-    state: State,
+    agents: web::Data<Agents>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
     Json(patch): Json<AgentPatch>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "agent")?;
-    let row = agents::update(&state, tenant, &actor(auth.claims()), id, patch).await?;
-    Ok(HttpResponse::Ok().json(agents::to_json(&state, &row)))
+    let row = agents
+        .update(tenant, &actor(auth.claims()), id, patch)
+        .await?;
+    Ok(HttpResponse::Ok().json(to_json(agents.public_url(), &row)))
 }
 
 async fn transition(
-    state: State,
+    agents: web::Data<Agents>,
     auth: RequireScope<AgentsWrite>,
     tenant: Uuid,
     path: web::Path<String>,
     t: Transition,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "agent")?;
-    let row = agents::transition(&state, tenant, &actor(auth.claims()), id, t).await?;
-    Ok(HttpResponse::Ok().json(agents::to_json(&state, &row)))
+    let row = agents
+        .transition(tenant, &actor(auth.claims()), id, t)
+        .await?;
+    Ok(HttpResponse::Ok().json(to_json(agents.public_url(), &row)))
 }
 
 /// `DELETE /api/v1/agents/{id}`: decommission (history is kept).
 pub async fn decommission(
-    state: State,
+    agents: web::Data<Agents>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    transition(state, auth, tenant, path, Transition::Decommission).await
+    transition(agents, auth, tenant, path, Transition::Decommission).await
 }
 
 /// `POST /api/v1/agents/{id}/suspend`.
 pub async fn suspend(
-    state: State,
+    agents: web::Data<Agents>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    transition(state, auth, tenant, path, Transition::Suspend).await
+    transition(agents, auth, tenant, path, Transition::Suspend).await
 }
 
 /// `POST /api/v1/agents/{id}/reactivate`.
 pub async fn reactivate(
-    state: State,
+    agents: web::Data<Agents>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    transition(state, auth, tenant, path, Transition::Reactivate).await
-}
-
-#[cfg(test)]
-mod tests {
-    use time::OffsetDateTime;
-
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip() {
-        let at = crate::audit::micros(OffsetDateTime::now_utc());
-        let id = Uuid::now_v7();
-        assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
-        assert_eq!(decode_cursor("nonsense"), None);
-    }
+    transition(agents, auth, tenant, path, Transition::Reactivate).await
 }

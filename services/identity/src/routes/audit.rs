@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, web};
 use platform::auth::scopes::AuditRead;
 use platform::auth::{RequireScope, TenantId};
 use platform::extract::Query;
-use platform::rate_limit::{Action, Check};
 use platform::{ApiError, ApiResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -12,10 +11,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::path_id;
-use crate::audit::{ChainedEvent, checkpoint, format_time, verify};
-use crate::repo::audit::{self as repo, EventFilter};
-use crate::startup::State;
+use super::support::path_id;
+use crate::audit::checkpoint;
+use crate::audit::event::{ChainedEvent, format_time};
+use crate::audit::log::AuditLog;
+use crate::repo::audit::EventFilter;
 
 /// An event as the API shows it.
 pub fn event_json(e: &ChainedEvent) -> Value {
@@ -119,14 +119,13 @@ impl ListParams {
 
 /// `GET /api/v1/audit`: newest first, keyset pagination.
 pub async fn list(
-    state: State,
+    log: web::Data<AuditLog>,
     _auth: RequireScope<AuditRead>,
     TenantId(tenant): TenantId,
     Query(q): Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let (filter, limit) = q.filter()?;
-    let c = state.core.db.get().await?;
-    let mut rows = repo::list(&c, tenant, &filter, limit + 1).await?;
+    let mut rows = log.list(tenant, &filter, limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|e| e.chain_seq.to_string())
@@ -139,36 +138,22 @@ pub async fn list(
 
 /// `GET /api/v1/audit/{id}`.
 pub async fn get(
-    state: State,
+    log: web::Data<AuditLog>,
     _auth: RequireScope<AuditRead>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "audit event")?;
-    let c = state.core.db.get().await?;
-    let e = repo::get(&c, tenant, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("audit event"))?;
-    Ok(HttpResponse::Ok().json(event_json(&e)))
+    Ok(HttpResponse::Ok().json(event_json(&log.get(tenant, id).await?)))
 }
 
 /// `GET /api/v1/audit/verify`: walks the tenant's whole chain; limited per tenant.
 pub async fn verify(
-    state: State,
+    log: web::Data<AuditLog>,
     _auth: RequireScope<AuditRead>,
     TenantId(tenant): TenantId,
 ) -> ApiResult<HttpResponse> {
-    let subject = tenant.to_string();
-    let decision = state
-        .core
-        .limiter
-        .check(&[Check::new(Action::AuditVerify, &subject)])
-        .await;
-    if !decision.allowed {
-        return Err(decision.to_error());
-    }
-    let c = state.core.db.get().await?;
-    let report = verify::walk(&c, tenant, &state.keys.current(), &state.config.issuer()).await?;
+    let (report, decision) = log.verify(tenant).await?;
     let mut res = HttpResponse::Ok().json(&report);
     decision.apply(res.headers_mut());
     Ok(res)
@@ -184,7 +169,7 @@ pub struct CheckpointParams {
 /// `GET /api/v1/audit/checkpoints`: retention checkpoints, newest first; each `jwt` verifies
 /// with the JWKS alone.
 pub async fn checkpoints(
-    state: State,
+    log: web::Data<AuditLog>,
     _auth: RequireScope<AuditRead>,
     TenantId(tenant): TenantId,
     Query(q): Query<CheckpointParams>,
@@ -193,8 +178,7 @@ pub async fn checkpoints(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid_query("limit", "must be from 1 to 100"));
     }
-    let c = state.core.db.get().await?;
-    let rows = repo::checkpoints(&c, tenant, limit).await?;
+    let rows = log.checkpoints(tenant, limit).await?;
     let data: Vec<Value> = rows
         .iter()
         .map(|cp| {

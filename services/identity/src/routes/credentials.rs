@@ -2,35 +2,26 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use platform::ApiResult;
 use platform::auth::scopes::{AgentsRead, AgentsWrite};
 use platform::auth::{RequireScope, TenantId};
 use platform::extract::OptionalJson;
-use platform::{ApiError, ApiResult};
 
-use super::{actor, path_id};
-use crate::credentials::{self, NewCredentialInput, RotateInput};
-use crate::repo::{agents, clients};
-use crate::startup::State;
-
-fn no_store(mut res: HttpResponse) -> HttpResponse {
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    res
-}
+use super::support::{actor, no_store, path_id};
+use crate::credentials::{self, Credentials, NewCredentialInput, RotateInput};
 
 /// `POST /api/v1/agents/{id}/credentials`: the secret is in this response only.
 pub async fn create(
-    state: State,
+    credentials: web::Data<Credentials>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
     OptionalJson(input): OptionalJson<NewCredentialInput>,
 ) -> ApiResult<HttpResponse> {
     let agent = path_id(&path, "agent")?;
-    let (row, secret) =
-        credentials::create(&state, tenant, &actor(auth.claims()), agent, input).await?;
+    let (row, secret) = credentials
+        .create(tenant, &actor(auth.claims()), agent, input)
+        .await?;
     Ok(no_store(
         HttpResponse::Created()
             .insert_header((
@@ -43,24 +34,20 @@ pub async fn create(
 
 /// `GET /api/v1/agents/{id}/credentials`.
 pub async fn list(
-    state: State,
+    credentials: web::Data<Credentials>,
     _auth: RequireScope<AgentsRead>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let agent = path_id(&path, "agent")?;
-    let c = state.core.db.get().await?;
-    if agents::get(&c, tenant, agent).await?.is_none() {
-        return Err(ApiError::not_found("agent"));
-    }
-    let rows = clients::list_for_agent(&c, tenant, agent).await?;
+    let rows = credentials.list(tenant, agent).await?;
     let data: Vec<serde_json::Value> = rows.iter().map(credentials::to_json).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
 }
 
 /// `POST /api/v1/agents/{id}/credentials/{cid}/rotate`.
 pub async fn rotate(
-    state: State,
+    credentials: web::Data<Credentials>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<(String, String)>,
@@ -68,8 +55,9 @@ pub async fn rotate(
 ) -> ApiResult<HttpResponse> {
     let agent = path_id(&path.0, "agent")?;
     let id = path_id(&path.1, "credential")?;
-    let (row, secret) =
-        credentials::rotate(&state, tenant, &actor(auth.claims()), agent, id, input).await?;
+    let (row, secret) = credentials
+        .rotate(tenant, &actor(auth.claims()), agent, id, input)
+        .await?;
     Ok(no_store(
         HttpResponse::Ok().json(credentials::with_secret(&row, &secret)),
     ))
@@ -77,13 +65,15 @@ pub async fn rotate(
 
 /// `DELETE /api/v1/agents/{id}/credentials/{cid}`: revoke.
 pub async fn revoke(
-    state: State,
+    credentials: web::Data<Credentials>,
     auth: RequireScope<AgentsWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let agent = path_id(&path.0, "agent")?;
     let id = path_id(&path.1, "credential")?;
-    let row = credentials::revoke(&state, tenant, &actor(auth.claims()), agent, id).await?;
+    let row = credentials
+        .revoke(tenant, &actor(auth.claims()), agent, id)
+        .await?;
     Ok(HttpResponse::Ok().json(credentials::to_json(&row)))
 }

@@ -10,11 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{decode_cursor, encode_cursor, path_id};
-use crate::audit::format_time;
-use crate::repo::deliveries::{self as repo, DeliveryRow};
-use crate::repo::webhooks;
-use crate::startup::State;
+use super::support::{decode_cursor, encode_cursor, path_id};
+use crate::audit::event::format_time;
+use crate::repo::deliveries::DeliveryRow;
+use crate::webhooks::subscriptions::Subscriptions;
 
 fn to_json(d: &DeliveryRow) -> Value {
     json!({
@@ -32,13 +31,11 @@ fn to_json(d: &DeliveryRow) -> Value {
     })
 }
 
-async fn subscription(state: &State, tenant: Uuid, raw: &str) -> Result<Uuid, ApiError> {
+/// The subscription named by the path, which must exist in the tenant.
+async fn subscription(subs: &Subscriptions, tenant: Uuid, raw: &str) -> Result<Uuid, ApiError> {
     let id = path_id(raw, "webhook")?;
-    let c = state.core.db.get().await?;
-    webhooks::get(&c, tenant, id, false)
-        .await?
-        .map(|w| w.id)
-        .ok_or_else(|| ApiError::not_found("webhook"))
+    subs.require(tenant, id).await?;
+    Ok(id)
 }
 
 /// Query of the delivery list.
@@ -52,7 +49,7 @@ pub struct ListParams {
 
 /// `GET /api/v1/webhooks/{id}/deliveries?status=&cursor=&limit=`: newest first.
 pub async fn list(
-    state: State,
+    subs: web::Data<Subscriptions>,
     _auth: RequireScope<WebhooksRead>,
     TenantId(tenant): TenantId,
     path: web::Path<String>,
@@ -81,9 +78,10 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let webhook = subscription(&state, tenant, &path).await?;
-    let c = state.core.db.get().await?;
-    let mut rows = repo::list(&c, tenant, webhook, status, before, limit + 1).await?;
+    let webhook = path_id(&path, "webhook")?;
+    let mut rows = subs
+        .deliveries(tenant, webhook, status, before, limit + 1)
+        .await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|d| encode_cursor(d.created_at, d.id))
@@ -96,20 +94,16 @@ pub async fn list(
 
 /// `GET /api/v1/webhooks/{id}/deliveries/{delivery}`: with every attempt.
 pub async fn get(
-    state: State,
+    subs: web::Data<Subscriptions>,
     _auth: RequireScope<WebhooksRead>,
     TenantId(tenant): TenantId,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (hook, delivery) = path.into_inner();
-    let webhook = subscription(&state, tenant, &hook).await?;
+    let webhook = subscription(&subs, tenant, &hook).await?;
     let id = path_id(&delivery, "delivery")?;
-    let c = state.core.db.get().await?;
-    let d = repo::get(&c, tenant, webhook, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("delivery"))?;
-    let attempts: Vec<Value> = repo::attempts(&c, id)
-        .await?
+    let (d, attempts) = subs.delivery(tenant, webhook, id).await?;
+    let attempts: Vec<Value> = attempts
         .into_iter()
         .map(|(attempt, at, status_code, error, duration_ms)| {
             json!({
@@ -129,27 +123,14 @@ pub async fn get(
 /// `POST /api/v1/webhooks/{id}/deliveries/{delivery}/redeliver`: a fresh round of attempts
 /// for a delivered or dead delivery; 409 while it is still pending.
 pub async fn redeliver(
-    state: State,
+    subs: web::Data<Subscriptions>,
     _auth: RequireScope<WebhooksWrite>,
     TenantId(tenant): TenantId,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (hook, delivery) = path.into_inner();
-    let webhook = subscription(&state, tenant, &hook).await?;
+    let webhook = subscription(&subs, tenant, &hook).await?;
     let id = path_id(&delivery, "delivery")?;
-    let c = state.core.db.get().await?;
-    if repo::get(&c, tenant, webhook, id).await?.is_none() {
-        return Err(ApiError::not_found("delivery"));
-    }
-    if !repo::redeliver(&c, tenant, webhook, id).await? {
-        return Err(ApiError::conflict(
-            "delivery_pending",
-            "this delivery is still being attempted",
-        ));
-    }
-    state.webhooks.wake();
-    let d = repo::get(&c, tenant, webhook, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    let d = subs.redeliver(tenant, webhook, id).await?;
     Ok(HttpResponse::Accepted().json(to_json(&d)))
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use domain::FeedCursor;
 use platform::auth::RequireScope;
 use platform::auth::scopes::Internal;
@@ -10,8 +10,7 @@ use platform::extract::Query;
 use platform::{ApiError, ApiResult};
 use serde::Deserialize;
 
-use crate::audit::feed;
-use crate::startup::State;
+use crate::audit::feed::{Feed, FeedQuery};
 
 /// Most events per page.
 const MAX_LIMIT: u32 = 1000;
@@ -30,7 +29,7 @@ pub struct FeedParams {
 
 /// `GET /internal/v1/events?after=<cursor>&limit=1..1000&wait=0..30&actions=a,b`.
 pub async fn events(
-    state: State,
+    feed: web::Data<Feed>,
     _auth: RequireScope<Internal>,
     Query(q): Query<FeedParams>,
 ) -> ApiResult<HttpResponse> {
@@ -73,16 +72,14 @@ pub async fn events(
             Some(list)
         }
     };
-    let page = feed::long_poll(
-        &state.core.db,
-        &state.feed,
-        after,
-        actions.as_deref(),
-        i64::from(limit),
-        Duration::from_secs(u64::from(wait)),
-        state.config.feed_poll_interval,
-    )
-    .await?;
+    let page = feed
+        .long_poll(&FeedQuery {
+            after,
+            actions,
+            limit: i64::from(limit),
+            wait: Duration::from_secs(u64::from(wait)),
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(page))

@@ -1,5 +1,7 @@
-//! The identity route table. Handlers extract, parse, call the domain module, and map the
-//! result; authorization is in their signatures (`RequireScope<...>`, `TenantId`).
+//! The identity route table. Handlers extract, parse, call the service they need (each
+//! registered as app data by `startup`), and render the result; authorization is in their
+//! signatures (`RequireScope<...>`, `TenantId`). Rules' errors become HTTP answers once, in
+//! [`errors`]; helpers shared by the handlers are in [`support`].
 
 mod agents;
 mod audit;
@@ -7,49 +9,20 @@ mod cards;
 mod credentials;
 mod deliveries;
 mod dids;
+mod errors;
 mod feed;
 mod internal;
 mod oauth;
+mod support;
 mod tenants;
 mod webhooks;
 mod wellknown;
 
 use actix_web::web;
-use platform::ApiError;
-use platform::auth::{AuthContext, Claims};
-use uuid::Uuid;
-
-use crate::startup::State;
-
-/// `client:<client_id>`: the actor recorded in audit events.
-pub fn actor(claims: &Claims) -> String {
-    format!("client:{}", claims.client_id)
-}
-
-/// An opaque keyset cursor over `(created_at, id)`: base64url of `<unix micros>.<id>`.
-pub fn encode_cursor(at: time::OffsetDateTime, id: Uuid) -> String {
-    crate::crypto::b64url(format!("{}.{id}", at.unix_timestamp_nanos() / 1000))
-}
-
-/// The position an [`encode_cursor`] cursor names, if it is one.
-pub fn decode_cursor(s: &str) -> Option<(time::OffsetDateTime, Uuid)> {
-    let raw = String::from_utf8(crate::crypto::b64url_decode(s)?).ok()?;
-    let (micros, id) = raw.split_once('.')?;
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()? * 1000)
-        .ok()?;
-    Some((at, Uuid::parse_str(id).ok()?))
-}
-
-/// An id from the path; a malformed one cannot exist, so it is 404 like any unknown id.
-pub fn path_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
-}
 
 /// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<AuthContext>) {
-    cfg.app_data(state)
-        .app_data(auth)
-        .app_data(web::PayloadConfig::new(64 * 1024))
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(64 * 1024))
         // OAuth 2.0 (canonical paths and the original product's aliases).
         .route("/oauth2/token", web::post().to(oauth::token))
         .route("/api/v1/token", web::post().to(oauth::token))

@@ -1,16 +1,16 @@
 //! `/api/v1/tenants`.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use platform::ApiResult;
 use platform::auth::{RequireScope, TenantId, scopes::AdminTenant};
 use platform::extract::Json;
+use platform::{ApiError, ApiResult};
 
-use super::{actor, path_id};
-use crate::startup::State;
-use crate::tenants::{self, SignupInput, TenantPatch};
+use super::support::{actor, path_id};
+use crate::tenants::{self, SignupInput, TenantPatch, Tenants};
 
 /// Resolves `me` or the caller's own id; another tenant's id is 404.
-fn own(raw: &str, tenant: TenantId) -> Result<uuid::Uuid, platform::ApiError> {
+fn own(raw: &str, tenant: TenantId) -> Result<uuid::Uuid, ApiError> {
     if raw == "me" {
         return Ok(tenant.0);
     }
@@ -18,15 +18,18 @@ fn own(raw: &str, tenant: TenantId) -> Result<uuid::Uuid, platform::ApiError> {
     if id == tenant.0 {
         Ok(id)
     } else {
-        Err(platform::ApiError::not_found("tenant"))
+        Err(ApiError::not_found("tenant"))
     }
 }
 
 /// `POST /api/v1/tenants`: signup; returns the tenant-admin client once.
-pub async fn create(state: State, Json(input): Json<SignupInput>) -> ApiResult<HttpResponse> {
-    let s = tenants::signup(&state, input).await?;
+pub async fn create(
+    tenants: web::Data<Tenants>,
+    Json(input): Json<SignupInput>,
+) -> ApiResult<HttpResponse> {
+    let s = tenants.signup(input).await?;
     Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({
             "tenant": tenants::to_json(&s.tenant),
             "client_id": s.client_id,
@@ -37,24 +40,24 @@ pub async fn create(state: State, Json(input): Json<SignupInput>) -> ApiResult<H
 
 /// `GET /api/v1/tenants/{id|me}`.
 pub async fn get(
-    state: State,
+    tenants: web::Data<Tenants>,
     _scope: RequireScope<AdminTenant>,
     tenant: TenantId,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = own(&path, tenant)?;
-    Ok(HttpResponse::Ok().json(tenants::to_json(&tenants::get(&state, id).await?)))
+    Ok(HttpResponse::Ok().json(tenants::to_json(&tenants.get(id).await?)))
 }
 
 /// `PATCH /api/v1/tenants/{id|me}`.
 pub async fn update(
-    state: State,
+    tenants: web::Data<Tenants>,
     auth: RequireScope<AdminTenant>,
     tenant: TenantId,
     path: web::Path<String>,
     Json(patch): Json<TenantPatch>,
 ) -> ApiResult<HttpResponse> {
     let id = own(&path, tenant)?;
-    let row = tenants::update(&state, id, &actor(auth.claims()), patch).await?;
+    let row = tenants.update(id, &actor(auth.claims()), patch).await?;
     Ok(HttpResponse::Ok().json(tenants::to_json(&row)))
 }

@@ -1,16 +1,16 @@
 //! Discovery documents: JWKS and authorization-server metadata (RFC 8414, also served as
 //! OpenID provider configuration for clients that look there).
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use domain::Scope;
 use serde_json::json;
 
-use crate::startup::State;
+use crate::keys::directory::KeyDirectory;
 
 /// `GET /.well-known/jwks.json`: pending, active and still-relevant retired keys.
-pub async fn jwks(state: State) -> HttpResponse {
-    let doc = state.keys.current().jwks(time::OffsetDateTime::now_utc());
+pub async fn jwks(keys: web::Data<KeyDirectory>) -> HttpResponse {
+    let doc = keys.jwks();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .content_type("application/jwk-set+json")
@@ -18,20 +18,9 @@ pub async fn jwks(state: State) -> HttpResponse {
 }
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
-pub async fn metadata(state: State) -> HttpResponse {
-    let iss = state.issuer.issuer();
-    let algs: Vec<&str> = {
-        let mut v: Vec<&str> = state
-            .keys
-            .current()
-            .all()
-            .iter()
-            .map(|k| k.alg.as_str())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
+pub async fn metadata(keys: web::Data<KeyDirectory>) -> HttpResponse {
+    let iss = keys.issuer();
+    let algs = keys.algs();
     let scopes: Vec<&str> = Scope::TENANT_ADMIN.iter().map(|s| s.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     HttpResponse::Ok()

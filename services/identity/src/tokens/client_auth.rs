@@ -1,188 +1,141 @@
-//! Parsing token requests and client authentication (RFC 6749 §2.3.1, §4.4).
+//! Client authentication (RFC 6749 §2.3.1) for the token, introspection and revocation
+//! endpoints: per-client and per-IP limits (one Redis round trip), the client from the
+//! credential cache, its secret (current, or previous during a rotation grace period) in
+//! constant time, and the client, agent and tenant state.
+//!
+//! Every refusal of a known client is audited with its reason, while the client only learns
+//! `invalid_client` (the reason would help an attacker).
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap};
-use base64::Engine as _;
-use platform::ApiError;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-/// The parameters of a token, introspection or revocation request.
-#[derive(Debug, Default, Clone)]
-pub struct Params {
-    /// `grant_type`.
-    pub grant_type: Option<String>,
-    /// `scope`.
-    pub scope: Option<String>,
-    /// `audience`.
-    pub audience: Option<String>,
-    /// `resource` (RFC 8707), an alternative to `audience`.
-    pub resource: Option<String>,
-    /// `client_id` (client_secret_post).
-    pub client_id: Option<String>,
-    /// `client_secret` (client_secret_post).
-    pub client_secret: Option<String>,
-    /// `token` (introspection, revocation).
-    pub token: Option<String>,
-    /// `token_type_hint`.
-    pub token_type_hint: Option<String>,
+use domain::{AgentStatus, ClientKind, ClientStatus, TenantStatus};
+use platform::rate_limit::{Action, Check, Decision};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::request::ClientCredentials;
+use super::service::TokenService;
+use crate::audit::event::{NewEvent, SYSTEM_TENANT};
+use crate::audit::writer::AuditUnavailable;
+use crate::errors::{Failure, failure_from};
+use crate::repo::clients::TokenClientRow;
+
+/// Why a client was not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    /// Unknown client, wrong secret, or a client that may not get tokens (the reason is
+    /// audited, never sent).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The client or its address sent too many requests.
+    #[error("too many requests ({})", .0.action.name())]
+    RateLimited(Decision),
+    /// The refusal could not be audited.
+    #[error(transparent)]
+    Audit(#[from] AuditUnavailable),
+    /// A dependency failed.
+    #[error(transparent)]
+    Failure(Failure),
 }
 
-/// An RFC 6749 `invalid_request`.
-pub fn invalid_request(description: impl Into<String>) -> ApiError {
-    ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
-}
+failure_from!(ClientAuthError);
 
-/// An RFC 6749 `invalid_client` (401 with a Basic challenge).
-pub fn invalid_client() -> ApiError {
-    ApiError::oauth(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        "client authentication failed",
-    )
-    .with_header(
-        header::WWW_AUTHENTICATE,
-        "Basic realm=\"agentidp\", charset=\"UTF-8\"",
-    )
-}
-
-/// Parses an `application/x-www-form-urlencoded` body; repeated parameters are refused and
-/// unknown ones ignored, as RFC 6749 §3.1 requires.
-pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
+/// Why a known client was refused (audited, never sent).
+fn refusal(
+    row: &TokenClientRow,
+    secret: &str,
+    svc: &TokenService,
+    now: OffsetDateTime,
+) -> Option<&'static str> {
+    let current = svc.pepper.verify(secret, &row.secret_hash);
+    let previous = !current
+        && row.previous_secret_expires_at.is_some_and(|t| t > now)
+        && row
+            .previous_secret_hash
+            .as_deref()
+            .is_some_and(|h| svc.pepper.verify(secret, h));
+    if !current && !previous {
+        return Some("wrong_secret");
     }
-    let mut p = Params::default();
-    for (k, v) in form_urlencoded::parse(body) {
-        let slot = match k.as_ref() {
-            "grant_type" => &mut p.grant_type,
-            "scope" => &mut p.scope,
-            "audience" => &mut p.audience,
-            "resource" => &mut p.resource,
-            "client_id" => &mut p.client_id,
-            "client_secret" => &mut p.client_secret,
-            "token" => &mut p.token,
-            "token_type_hint" => &mut p.token_type_hint,
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err(invalid_request(format!("parameter {k} is repeated")));
-        }
-        *slot = Some(v.into_owned());
+    if row.status != ClientStatus::Active {
+        return Some("credential_revoked");
     }
-    Ok(p)
+    if row.expires_at.is_some_and(|t| t <= now) {
+        return Some("credential_expired");
+    }
+    if row.kind == ClientKind::Agent && row.agent_status != Some(AgentStatus::Active) {
+        return Some(match row.agent_status {
+            Some(AgentStatus::Suspended) => "agent_suspended",
+            _ => "agent_decommissioned",
+        });
+    }
+    if row.tenant_id.is_some() && row.tenant_status != Some(TenantStatus::Active) {
+        return Some("tenant_suspended");
+    }
+    None
 }
 
-/// Credentials a client presented.
-#[derive(Debug, Clone)]
-pub struct ClientCredentials {
-    /// Client id.
-    pub client_id: String,
-    /// Secret.
-    pub secret: String,
+/// The audit chain of a client's events.
+pub(super) fn tenant_of(row: &TokenClientRow) -> Uuid {
+    row.tenant_id.unwrap_or(SYSTEM_TENANT)
 }
 
-fn form_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("v={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// The client's credentials from `Authorization: Basic` (client_secret_basic) or the body
-/// (client_secret_post). Both at once is `invalid_request`; neither is `invalid_client`.
-pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<ClientCredentials, ApiError> {
-    let basic = match headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(v) => {
-            let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
-            if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(invalid_client());
+impl TokenService {
+    /// Audits the refusal of a known client (when token events are audited), then answers
+    /// `err`; when the audit log cannot record it, the request fails for that reason.
+    pub(super) async fn refuse<E: From<AuditUnavailable>>(
+        &self,
+        row: &TokenClientRow,
+        reason: &'static str,
+        err: E,
+    ) -> E {
+        if self.audit_token_events {
+            let event = NewEvent::new(
+                tenant_of(row),
+                format!("client:{}", row.client_id),
+                "token.refused",
+                Some(format!("client:{}", row.client_id)),
+            )
+            .details(serde_json::json!({
+                "client_id": row.client_id,
+                "agent_id": row.agent_id,
+                "reason": reason,
+            }))
+            .failed();
+            if let Err(e) = self.audit.record(event).await {
+                return e.into();
             }
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(invalid_client)?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
-            Some(ClientCredentials {
-                client_id: form_decode(id),
-                secret: form_decode(secret),
-            })
         }
-        None => None,
-    };
-    match (basic, &p.client_id, &p.client_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(invalid_request(
-            "use one client authentication method, not both",
-        )),
-        (Some(b), None, None) => Ok(b),
-        (None, Some(id), Some(secret)) => Ok(ClientCredentials {
-            client_id: id.clone(),
-            secret: secret.clone(),
-        }),
-        _ => Err(invalid_client()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::http::header::HeaderValue;
-
-    fn form_headers() -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        h
+        err
     }
 
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let mut h = form_headers();
-        let raw = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret+x");
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {raw}")).unwrap(),
-        );
-        let p = parse(&h, b"grant_type=client_credentials").unwrap();
-        let c = credentials(&h, &p).unwrap();
-        assert_eq!(c.client_id, "my id");
-        assert_eq!(c.secret, "s:cret x");
-    }
-
-    #[test]
-    fn two_methods_or_repeats_are_invalid_requests() {
-        let mut h = form_headers();
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic YTpi"),
-        );
-        let p = parse(&h, b"client_id=a&client_secret=b").unwrap();
-        assert_eq!(credentials(&h, &p).unwrap_err().code(), "invalid_request");
-        assert_eq!(
-            parse(&form_headers(), b"scope=a&scope=b")
-                .unwrap_err()
-                .code(),
-            "invalid_request"
-        );
-        let none = parse(&form_headers(), b"grant_type=client_credentials").unwrap();
-        assert_eq!(
-            credentials(&form_headers(), &none).unwrap_err().code(),
-            "invalid_client"
-        );
-        assert_eq!(
-            parse(&HeaderMap::new(), b"").unwrap_err().code(),
-            "invalid_request"
-        );
+    /// Authenticates the client of a token, introspection or revocation request.
+    pub async fn authenticate(
+        &self,
+        creds: &ClientCredentials,
+        ip: Option<IpAddr>,
+    ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
+        let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let decision = self
+            .limiter
+            .check(&[
+                Check::new(Action::TokenClient, &creds.client_id),
+                Check::new(Action::TokenIp, &ip),
+            ])
+            .await;
+        if !decision.allowed {
+            return Err(ClientAuthError::RateLimited(decision));
+        }
+        let Some(row) = self.cache.get(&creds.client_id).await? else {
+            tracing::info!(client_id = %creds.client_id, "client refused: unknown client");
+            return Err(ClientAuthError::InvalidClient);
+        };
+        if let Some(reason) = refusal(&row, &creds.secret, self, OffsetDateTime::now_utc()) {
+            return Err(self
+                .refuse(&row, reason, ClientAuthError::InvalidClient)
+                .await);
+        }
+        Ok(row)
     }
 }

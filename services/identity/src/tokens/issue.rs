@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use platform::ApiError;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::keys::KeyRing;
+use crate::keys::ring::KeyRing;
 
 #[derive(Serialize)]
 struct AccessClaims<'a> {
@@ -54,6 +53,17 @@ pub struct Issued {
     pub expires_in: u64,
 }
 
+/// Why a token could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// No key is active yet (answered 503: a key is about to be loaded).
+    #[error("no signing key is active yet")]
+    NoSigningKey,
+    /// Signing failed.
+    #[error("signing failed: {0:#}")]
+    Signing(#[from] anyhow::Error),
+}
+
 /// Signs tokens for one issuer.
 #[derive(Debug, Clone)]
 pub struct Issuer {
@@ -79,10 +89,8 @@ impl Issuer {
     }
 
     /// Signs a token now.
-    pub fn issue(&self, spec: TokenSpec<'_>) -> Result<Issued, ApiError> {
-        let key = self.keys.signing_key().ok_or_else(|| {
-            ApiError::unavailable("no_signing_key", "no signing key is active yet", 1)
-        })?;
+    pub fn issue(&self, spec: TokenSpec<'_>) -> Result<Issued, IssueError> {
+        let key = self.keys.signing_key().ok_or(IssueError::NoSigningKey)?;
         let jti = Uuid::now_v7();
         let mut jti_buf = Uuid::encode_buffer();
         let jti_str = jti.hyphenated().encode_lower(&mut jti_buf);
@@ -100,8 +108,7 @@ impl Issuer {
             client_id: spec.client_id,
             tenant_id: spec.tenant_id,
         };
-        let payload =
-            serde_json::to_vec(&claims).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
+        let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
         let token = key.sign_jwt(&payload)?;
         Ok(Issued {
             token,
@@ -120,16 +127,13 @@ pub struct ServiceMinter(pub Issuer);
 
 impl platform::internal_http::TokenMinter for ServiceMinter {
     fn mint(&self) -> anyhow::Result<(platform::Secret<String>, Duration)> {
-        let issued = self
-            .0
-            .issue(TokenSpec {
-                sub: "service:identity",
-                client_id: "service:identity",
-                tenant_id: None,
-                scope: domain::Scope::Internal.as_str(),
-                aud: self.0.issuer(),
-            })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let issued = self.0.issue(TokenSpec {
+            sub: "service:identity",
+            client_id: "service:identity",
+            tenant_id: None,
+            scope: domain::Scope::Internal.as_str(),
+            aud: self.0.issuer(),
+        })?;
         Ok((platform::Secret::new(issued.token), self.0.ttl()))
     }
 }

@@ -1,11 +1,19 @@
-//! OAuth 2.0 tokens: issuance (client_credentials), the credential cache, revocation.
+//! OAuth 2.0 tokens: reading requests, client authentication, grants (client_credentials),
+//! signing, the credential cache, introspection and revocation.
 
 pub mod cache;
 pub mod client_auth;
 pub mod grant;
+pub mod introspection;
 pub mod issue;
+pub mod request;
 pub mod revocation;
+pub mod service;
 
 pub use cache::CredentialCache;
+pub use grant::{GrantError, Granted};
+pub use introspection::Introspection;
 pub use issue::{Issued, Issuer};
+pub use request::{ManagementRequest, TokenRequest};
 pub use revocation::Revocations;
+pub use service::TokenService;

@@ -11,7 +11,6 @@
 //! then verifiers see no marker and ask PostgreSQL ([`DbFallback`]). A failed publish removes
 //! the marker, which forces the same path.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use platform::auth::{self, BoxFuture, Claims, RevocationFallback};
@@ -21,28 +20,8 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use crate::repo::revocations::Kind;
 use crate::repo::revocations::{self as repo, Revocation};
-
-/// What a revocation covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// One token, by `jti`.
-    Token,
-    /// Every token of an agent (`sub`).
-    Agent,
-    /// Every token of a credential (`client_id`).
-    Client,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Token => "jti",
-            Self::Agent => "sub",
-            Self::Client => "client",
-        }
-    }
-}
 
 /// Writes revocations.
 #[derive(Clone, Debug)]
@@ -79,7 +58,7 @@ impl Revocations {
         repo::upsert(
             tx,
             &Revocation {
-                kind: kind.as_str().into(),
+                kind,
                 subject: subject.into(),
                 tenant_id: tenant,
                 revoked_at: cutoff,
@@ -100,7 +79,7 @@ impl Revocations {
         repo::upsert(
             tx,
             &Revocation {
-                kind: Kind::Token.as_str().into(),
+                kind: Kind::Token,
                 subject: jti.into(),
                 tenant_id: tenant,
                 revoked_at: OffsetDateTime::now_utc(),
@@ -118,7 +97,7 @@ impl Revocations {
     ) -> Result<Option<Revocation>, tokio_postgres::Error> {
         repo::lower_cutoff(
             tx,
-            Kind::Agent.as_str(),
+            Kind::Agent,
             &agent.to_string(),
             OffsetDateTime::now_utc(),
         )
@@ -126,10 +105,10 @@ impl Revocations {
     }
 
     fn key_of(&self, r: &Revocation) -> String {
-        match r.kind.as_str() {
-            "jti" => auth::keys::jti(&self.redis, &r.subject),
-            "sub" => auth::keys::sub(&self.redis, &r.subject),
-            _ => auth::keys::client(&self.redis, &r.subject),
+        match r.kind {
+            Kind::Token => auth::keys::jti(&self.redis, &r.subject),
+            Kind::Agent => auth::keys::sub(&self.redis, &r.subject),
+            Kind::Client => auth::keys::client(&self.redis, &r.subject),
         }
     }
 
@@ -248,6 +227,3 @@ impl RevocationFallback for DbFallback {
         })
     }
 }
-
-/// Shared for app data.
-pub type SharedRevocations = Arc<Revocations>;

@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::fanout;
 use super::guard::{GuardedResolver, TargetPolicy};
-use super::{SIGNATURE_HEADER, backoff, fanout, open_secret, signature};
-use crate::audit::FeedSignal;
+use super::signing::{SIGNATURE_HEADER, open_secret, signature};
+use crate::audit::signal::FeedSignal;
 use crate::config::WebhookConfig;
 use crate::crypto::Kek;
 use crate::repo::deliveries::{self, AttemptResult, Claimed};
@@ -276,4 +277,26 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
+}
+
+/// The wait before attempt `attempt + 1`, after `attempt` failures.
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let factor = 1_u32
+        .checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    base.checked_mul(factor).unwrap_or(max).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let base = Duration::from_secs(10);
+        let max = Duration::from_secs(3600);
+        let waits: Vec<u64> = (1..=10).map(|a| backoff(a, base, max).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600]);
+        assert_eq!(backoff(40, base, max), max);
+    }
 }

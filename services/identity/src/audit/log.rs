@@ -1,0 +1,128 @@
+//! Reading a tenant's audit log: events, verification of its chain, retention checkpoints,
+//! and the chain status other services ask for.
+
+use std::time::Duration;
+
+use domain::audit::ChainReport;
+use platform::ApiError;
+use platform::db::Db;
+use platform::rate_limit::{Action, Check, Decision, RateLimiter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::event::ChainedEvent;
+use super::verify;
+use crate::errors::{Failure, failure_from};
+use crate::keys::ring::KeyRing;
+use crate::repo::audit::{self as repo, EventFilter};
+use crate::repo::checkpoints::{self, CheckpointRow};
+
+/// Why an audit read was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditLogError {
+    /// No such event in the tenant.
+    #[error("audit event not found")]
+    NotFound,
+    /// Verification runs too often for this tenant.
+    #[error("rate limited")]
+    RateLimited(Decision),
+    /// A dependency failed.
+    #[error(transparent)]
+    Failure(Failure),
+}
+
+failure_from!(AuditLogError);
+
+/// Reads the audit log.
+#[derive(Debug)]
+pub struct AuditLog {
+    db: Db,
+    keys: KeyRing,
+    issuer: String,
+    limiter: RateLimiter,
+    verify_interval: Duration,
+}
+
+impl AuditLog {
+    /// The log in `db`, whose checkpoints are signed by `keys` for `issuer`; verification on
+    /// demand is limited by `limiter`, and a background verification younger than two
+    /// `verify_interval`s is recent enough for the chain status.
+    pub fn new(
+        db: Db,
+        keys: KeyRing,
+        issuer: String,
+        limiter: RateLimiter,
+        verify_interval: Duration,
+    ) -> Self {
+        Self {
+            db,
+            keys,
+            issuer,
+            limiter,
+            verify_interval,
+        }
+    }
+
+    /// Up to `limit` of a tenant's events matching `filter`, newest first.
+    pub async fn list(
+        &self,
+        tenant: Uuid,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, AuditLogError> {
+        let c = self.db.get().await?;
+        Ok(repo::list(&c, tenant, filter, limit).await?)
+    }
+
+    /// One event of a tenant.
+    pub async fn get(&self, tenant: Uuid, id: Uuid) -> Result<ChainedEvent, AuditLogError> {
+        let c = self.db.get().await?;
+        repo::get(&c, tenant, id)
+            .await?
+            .ok_or(AuditLogError::NotFound)
+    }
+
+    /// Walks the tenant's whole chain now (limited per tenant); the report and the limit's
+    /// decision (its headers go on the answer).
+    pub async fn verify(&self, tenant: Uuid) -> Result<(ChainReport, Decision), AuditLogError> {
+        let subject = tenant.to_string();
+        let decision = self
+            .limiter
+            .check(&[Check::new(Action::AuditVerify, &subject)])
+            .await;
+        if !decision.allowed {
+            return Err(AuditLogError::RateLimited(decision));
+        }
+        let c = self.db.get().await?;
+        let report = verify::walk(&c, tenant, &self.keys.current(), &self.issuer).await?;
+        Ok((report, decision))
+    }
+
+    /// Up to `limit` of a tenant's retention checkpoints, newest first.
+    pub async fn checkpoints(
+        &self,
+        tenant: Uuid,
+        limit: i64,
+    ) -> Result<Vec<CheckpointRow>, AuditLogError> {
+        let c = self.db.get().await?;
+        Ok(checkpoints::checkpoints(&c, tenant, limit).await?)
+    }
+
+    /// The latest background verification of the tenant's chain when it is recent (within
+    /// two verification intervals), else a fresh walk, stored.
+    pub async fn integrity(&self, tenant: Uuid) -> Result<ChainReport, AuditLogError> {
+        let c = self.db.get().await?;
+        let fresh_after = OffsetDateTime::now_utc() - self.verify_interval * 2;
+        if let Some((report, at)) = checkpoints::verification(&c, tenant).await?
+            && at > fresh_after
+            && let Ok(report) = serde_json::from_value::<ChainReport>(report)
+        {
+            return Ok(report);
+        }
+        let report = verify::walk(&c, tenant, &self.keys.current(), &self.issuer).await?;
+        let json = serde_json::to_value(&report).map_err(ApiError::internal)?;
+        checkpoints::store_verification(&c, tenant, report.valid, &json, report.verified_at)
+            .await?;
+        Ok(report)
+    }
+}

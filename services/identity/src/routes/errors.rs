@@ -1,0 +1,196 @@
+//! Every rule's error as an HTTP answer, in one place: RFC 6749 bodies for the OAuth
+//! endpoints, problem+json for the rest.
+
+use actix_web::http::{StatusCode, header};
+use platform::ApiError;
+
+use crate::agents::AgentError;
+use crate::audit::log::AuditLogError;
+use crate::audit::writer::AuditUnavailable;
+use crate::credentials::CredentialError;
+use crate::errors::Failure;
+use crate::tenants::TenantError;
+use crate::tokens::client_auth::ClientAuthError;
+use crate::tokens::grant::GrantError;
+use crate::tokens::introspection::IntrospectionError;
+use crate::tokens::issue::IssueError;
+use crate::tokens::request::RequestError;
+use crate::webhooks::subscriptions::SubscriptionError;
+
+/// An RFC 6749 error with status 400.
+fn bad_request(error: &'static str, description: impl Into<String>) -> ApiError {
+    ApiError::oauth(StatusCode::BAD_REQUEST, error, description)
+}
+
+/// An RFC 6749 `invalid_client` (401 with a Basic challenge).
+fn invalid_client() -> ApiError {
+    ApiError::oauth(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    )
+    .with_header(
+        header::WWW_AUTHENTICATE,
+        "Basic realm=\"agentidp\", charset=\"UTF-8\"",
+    )
+}
+
+impl From<Failure> for ApiError {
+    fn from(e: Failure) -> Self {
+        e.0
+    }
+}
+
+impl From<AuditUnavailable> for ApiError {
+    fn from(e: AuditUnavailable) -> Self {
+        ApiError::unavailable("audit_unavailable", e.to_string(), 1)
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::NoSigningKey => ApiError::unavailable("no_signing_key", e.to_string(), 1),
+            IssueError::Signing(source) => ApiError::internal(source),
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Invalid(d) => bad_request("invalid_request", d),
+            RequestError::UnsupportedGrantType(_) => {
+                bad_request("unsupported_grant_type", e.to_string())
+            }
+            RequestError::InvalidClient => invalid_client(),
+        }
+    }
+}
+
+impl From<ClientAuthError> for ApiError {
+    fn from(e: ClientAuthError) -> Self {
+        match e {
+            ClientAuthError::InvalidClient => invalid_client(),
+            ClientAuthError::RateLimited(decision) => {
+                let mut err =
+                    ApiError::oauth(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                for (k, v) in decision.headers() {
+                    err = err.with_header(k, v.to_str().unwrap_or_default());
+                }
+                err
+            }
+            ClientAuthError::Audit(e) => e.into(),
+            ClientAuthError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<GrantError> for ApiError {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::ClientAuth(e) => e.into(),
+            GrantError::QuotaExceeded(q) => {
+                ApiError::oauth(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", q.detail())
+                    .with_header(header::RETRY_AFTER, &q.retry_after_secs.to_string())
+            }
+            GrantError::InvalidScope(_) => bad_request("invalid_scope", e.to_string()),
+            GrantError::AudienceAndResource => bad_request("invalid_request", e.to_string()),
+            GrantError::InvalidTarget => bad_request("invalid_target", e.to_string()),
+            GrantError::Issue(e) => e.into(),
+            GrantError::Audit(e) => e.into(),
+        }
+    }
+}
+
+impl From<IntrospectionError> for ApiError {
+    fn from(e: IntrospectionError) -> Self {
+        match e {
+            IntrospectionError::Bearer(e) => e.into(),
+            IntrospectionError::InsufficientScope => {
+                ApiError::forbidden("insufficient_scope", e.to_string())
+            }
+            IntrospectionError::ClientAuth(e) => e.into(),
+            IntrospectionError::TokenRequired => bad_request("invalid_request", e.to_string()),
+            IntrospectionError::UnauthorizedClient => {
+                bad_request("unauthorized_client", e.to_string())
+            }
+            IntrospectionError::IssuedAtOutOfRange => {
+                ApiError::invalid_field("issued_at_ms", e.to_string())
+            }
+            IntrospectionError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<AgentError> for ApiError {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::Invalid(errors) => ApiError::validation(errors),
+            AgentError::NotFound => ApiError::not_found("agent"),
+            AgentError::Decommissioned(detail) => {
+                ApiError::conflict("agent_decommissioned", detail)
+            }
+            AgentError::Gone(detail) => {
+                ApiError::new(StatusCode::GONE, "agent_decommissioned", detail)
+            }
+            AgentError::QuotaExceeded { tier, max } => {
+                ApiError::forbidden("quota_exceeded", e.to_string())
+                    .with_extra("limit", "max_agents".into())
+                    .with_extra("tier", tier.as_str().into())
+                    .with_extra("max", max.into())
+            }
+            AgentError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<CredentialError> for ApiError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::Invalid(errors) => ApiError::validation(errors),
+            CredentialError::AgentNotFound => ApiError::not_found("agent"),
+            CredentialError::NotFound => ApiError::not_found("credential"),
+            CredentialError::AgentDecommissioned => {
+                ApiError::conflict("agent_decommissioned", e.to_string())
+            }
+            CredentialError::Revoked => ApiError::conflict("credential_revoked", e.to_string()),
+            CredentialError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<TenantError> for ApiError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::Invalid(errors) => ApiError::validation(errors),
+            TenantError::NotFound => ApiError::not_found("tenant"),
+            TenantError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<SubscriptionError> for ApiError {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::Invalid(errors) => ApiError::validation(errors),
+            SubscriptionError::NotFound => ApiError::not_found("webhook"),
+            SubscriptionError::LimitReached => ApiError::conflict("webhook_limit", e.to_string()),
+            SubscriptionError::DeliveryNotFound => ApiError::not_found("delivery"),
+            SubscriptionError::DeliveryPending => {
+                ApiError::conflict("delivery_pending", e.to_string())
+            }
+            SubscriptionError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<AuditLogError> for ApiError {
+    fn from(e: AuditLogError) -> Self {
+        match e {
+            AuditLogError::NotFound => ApiError::not_found("audit event"),
+            AuditLogError::RateLimited(decision) => decision.to_error(),
+            AuditLogError::Failure(e) => e.0,
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Reading token, introspection and revocation requests (RFC 6749 §2.3.1, §3.2, §4.4): the
+//! form body and the client's credentials, from plain strings and bytes. Each request is
+//! parsed once, by the route, into [`TokenRequest`] or [`ManagementRequest`].
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use base64::Engine as _;
+
+/// Why a request could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// `invalid_request`: malformed.
+    #[error("{0}")]
+    Invalid(Cow<'static, str>),
+    /// `unsupported_grant_type`.
+    #[error("grant_type {0} is not supported")]
+    UnsupportedGrantType(String),
+    /// `invalid_client`: no usable client authentication.
+    #[error("client authentication failed")]
+    InvalidClient,
+}
+
+/// The parameters of a token, introspection or revocation request.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    /// `grant_type`.
+    pub grant_type: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `audience`.
+    pub audience: Option<String>,
+    /// `resource` (RFC 8707), an alternative to `audience`.
+    pub resource: Option<String>,
+    /// `client_id` (client_secret_post).
+    pub client_id: Option<String>,
+    /// `client_secret` (client_secret_post).
+    pub client_secret: Option<String>,
+    /// `token` (introspection, revocation).
+    pub token: Option<String>,
+    /// `token_type_hint`.
+    pub token_type_hint: Option<String>,
+}
+
+impl Params {
+    /// Parses an `application/x-www-form-urlencoded` body; repeated parameters are refused
+    /// and unknown ones ignored, as RFC 6749 §3.1 requires.
+    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, RequestError> {
+        let essence = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(RequestError::Invalid(
+                "the body must be application/x-www-form-urlencoded".into(),
+            ));
+        }
+        let mut p = Self::default();
+        for (k, v) in form_urlencoded::parse(body) {
+            let slot = match k.as_ref() {
+                "grant_type" => &mut p.grant_type,
+                "scope" => &mut p.scope,
+                "audience" => &mut p.audience,
+                "resource" => &mut p.resource,
+                "client_id" => &mut p.client_id,
+                "client_secret" => &mut p.client_secret,
+                "token" => &mut p.token,
+                "token_type_hint" => &mut p.token_type_hint,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(RequestError::Invalid(
+                    format!("parameter {k} is repeated").into(),
+                ));
+            }
+            *slot = Some(v.into_owned());
+        }
+        Ok(p)
+    }
+}
+
+/// Credentials a client presented.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// Client id.
+    pub client_id: String,
+    /// Secret.
+    pub secret: String,
+}
+
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("v={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl ClientCredentials {
+    /// The client's credentials from `Authorization: Basic` (client_secret_basic) or the
+    /// body (client_secret_post, taken out of `p`). Both at once is `invalid_request`;
+    /// neither is `invalid_client`.
+    pub fn parse(authorization: Option<&str>, p: &mut Params) -> Result<Self, RequestError> {
+        let basic = match authorization {
+            Some(v) => {
+                let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+                if !scheme.eq_ignore_ascii_case("basic") {
+                    return Err(RequestError::InvalidClient);
+                }
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(rest.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or(RequestError::InvalidClient)?;
+                let (id, secret) = decoded.split_once(':').ok_or(RequestError::InvalidClient)?;
+                Some(Self {
+                    client_id: form_decode(id),
+                    secret: form_decode(secret),
+                })
+            }
+            None => None,
+        };
+        match (basic, p.client_id.take(), p.client_secret.take()) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(RequestError::Invalid(
+                "use one client authentication method, not both".into(),
+            )),
+            (Some(b), None, None) => Ok(b),
+            (None, Some(client_id), Some(secret)) => Ok(Self { client_id, secret }),
+            _ => Err(RequestError::InvalidClient),
+        }
+    }
+}
+
+/// The grant a token request asks for; each grant type is one variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// `client_credentials` (RFC 6749 §4.4).
+    ClientCredentials,
+}
+
+impl Grant {
+    /// The grant named by `grant_type`.
+    pub fn parse(grant_type: Option<&str>) -> Result<Self, RequestError> {
+        match grant_type {
+            Some("client_credentials") => Ok(Self::ClientCredentials),
+            Some(other) => Err(RequestError::UnsupportedGrantType(other.to_owned())),
+            None => Err(RequestError::Invalid("grant_type is required".into())),
+        }
+    }
+}
+
+/// The audience a token request names, as sent: checked by the grant, after the client's
+/// scopes (so a client that may not have the token learns nothing about its audience).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Neither `audience` nor `resource`: the issuer itself.
+    Issuer,
+    /// `audience` or `resource`.
+    Named(String),
+    /// Both `audience` and `resource`.
+    Both,
+}
+
+impl Audience {
+    fn from_params(audience: Option<String>, resource: Option<String>) -> Self {
+        match (audience, resource) {
+            (Some(_), Some(_)) => Self::Both,
+            (Some(a), None) | (None, Some(a)) => Self::Named(a),
+            (None, None) => Self::Issuer,
+        }
+    }
+}
+
+/// A token request, read once.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// Who asks.
+    pub credentials: ClientCredentials,
+    /// For what.
+    pub grant: Grant,
+    /// `scope`, as sent.
+    pub scope: Option<String>,
+    /// `audience` or `resource`.
+    pub audience: Audience,
+    /// The client's address (per-IP limits).
+    pub ip: Option<IpAddr>,
+}
+
+impl TokenRequest {
+    /// Reads a token request from its `Content-Type` and `Authorization` headers and body.
+    /// Problems are reported in this order: the body, the grant type, client authentication.
+    pub fn parse(
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+        ip: Option<IpAddr>,
+    ) -> Result<Self, RequestError> {
+        let mut p = Params::parse(content_type, body)?;
+        let grant = Grant::parse(p.grant_type.as_deref())?;
+        let credentials = ClientCredentials::parse(authorization, &mut p)?;
+        Ok(Self {
+            credentials,
+            grant,
+            scope: p.scope,
+            audience: Audience::from_params(p.audience, p.resource),
+            ip,
+        })
+    }
+}
+
+/// How the caller of introspection or revocation authenticates.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// `Authorization: Bearer`: an access token with `tokens:read` (or `internal`).
+    Bearer(String),
+    /// A client's own credentials.
+    Client(ClientCredentials),
+}
+
+/// An introspection or revocation request, read once.
+#[derive(Debug, Clone)]
+pub struct ManagementRequest {
+    /// Who asks.
+    pub caller: Caller,
+    /// `token`, as sent.
+    pub token: Option<String>,
+    /// The caller's address (per-IP limits of client authentication).
+    pub ip: Option<IpAddr>,
+}
+
+impl ManagementRequest {
+    /// Reads an introspection or revocation request from its `Content-Type` and
+    /// `Authorization` headers and body.
+    pub fn parse(
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+        ip: Option<IpAddr>,
+    ) -> Result<Self, RequestError> {
+        let mut p = Params::parse(content_type, body)?;
+        let bearer = authorization
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned());
+        let caller = match bearer {
+            Some(token) => Caller::Bearer(token),
+            None => Caller::Client(ClientCredentials::parse(authorization, &mut p)?),
+        };
+        Ok(Self {
+            caller,
+            token: p.token,
+            ip,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let raw = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret+x");
+        let r = TokenRequest::parse(
+            FORM,
+            Some(&format!("Basic {raw}")),
+            b"grant_type=client_credentials",
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.credentials.client_id, "my id");
+        assert_eq!(r.credentials.secret, "s:cret x");
+        assert_eq!(r.grant, Grant::ClientCredentials);
+        assert_eq!(r.audience, Audience::Issuer);
+    }
+
+    #[test]
+    fn two_methods_or_repeats_are_invalid_requests() {
+        let mut p = Params::parse(FORM, b"client_id=a&client_secret=b").unwrap();
+        assert!(matches!(
+            ClientCredentials::parse(Some("Basic YTpi"), &mut p),
+            Err(RequestError::Invalid(_))
+        ));
+        assert!(matches!(
+            Params::parse(FORM, b"scope=a&scope=b"),
+            Err(RequestError::Invalid(_))
+        ));
+        let mut none = Params::parse(FORM, b"grant_type=client_credentials").unwrap();
+        assert_eq!(
+            ClientCredentials::parse(None, &mut none).unwrap_err(),
+            RequestError::InvalidClient
+        );
+        assert!(matches!(
+            Params::parse(None, b""),
+            Err(RequestError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn the_body_is_checked_before_the_grant_and_the_grant_before_the_client() {
+        assert!(matches!(
+            TokenRequest::parse(None, None, b"grant_type=password", None),
+            Err(RequestError::Invalid(_))
+        ));
+        assert_eq!(
+            TokenRequest::parse(FORM, None, b"grant_type=password", None).unwrap_err(),
+            RequestError::UnsupportedGrantType("password".into())
+        );
+        assert_eq!(
+            TokenRequest::parse(FORM, None, b"grant_type=client_credentials", None).unwrap_err(),
+            RequestError::InvalidClient
+        );
+    }
+}

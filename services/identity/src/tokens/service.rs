@@ -1,0 +1,54 @@
+//! The token endpoint's service: everything issuing a token touches, and nothing else.
+
+use metrics::Counter;
+use platform::app::Core;
+use platform::metering::Metering;
+use platform::quota::Quota;
+use platform::rate_limit::RateLimiter;
+
+use super::cache::CredentialCache;
+use super::issue::Issuer;
+use crate::audit::writer::AuditWriter;
+use crate::crypto::Pepper;
+
+/// Issues tokens and authenticates clients ([`super::grant`], [`super::client_auth`]).
+#[derive(Debug)]
+pub struct TokenService {
+    pub(super) issuer: Issuer,
+    pub(super) cache: CredentialCache,
+    pub(super) pepper: Pepper,
+    pub(super) limiter: RateLimiter,
+    pub(super) quota: Quota,
+    pub(super) metering: Metering,
+    pub(super) audit: AuditWriter,
+    /// `agentidp_tokens_issued_total`.
+    pub(super) tokens_issued: Counter,
+    /// `AUDIT_TOKEN_EVENTS`: every issuance and refusal is audited before the answer.
+    pub(super) audit_token_events: bool,
+}
+
+impl TokenService {
+    /// A service signing with `issuer`, looking clients up in `cache`, checking secrets with
+    /// `pepper`, recording to `audit` (when `audit_token_events`), and limiting, enforcing
+    /// quotas and metering with `core`'s limiter, quota and metering.
+    pub fn new(
+        issuer: Issuer,
+        cache: CredentialCache,
+        pepper: Pepper,
+        audit: AuditWriter,
+        audit_token_events: bool,
+        core: &Core,
+    ) -> Self {
+        Self {
+            issuer,
+            cache,
+            pepper,
+            limiter: core.limiter.clone(),
+            quota: core.quota.clone(),
+            metering: core.metering.clone(),
+            audit,
+            tokens_issued: core.metrics.counter("agentidp_tokens_issued_total", &[]),
+            audit_token_events,
+        }
+    }
+}
