@@ -26,6 +26,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use platform::app::{Application, Core};
 use platform::config::Env;
+use serde::de::DeserializeOwned;
 
 pub use db::TestDb;
 pub use fake_http::SlowHttp;
@@ -163,6 +164,40 @@ impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// Asserts the status and returns the body read as `T` (`serde_json::Value` for any
+    /// JSON). Panics, naming the status and showing the body, when the status differs or
+    /// the body is not a `T`:
+    ///
+    /// ```ignore
+    /// let agent: serde_json::Value = client.get(&path).await?.expect(200);
+    /// let page: Page<Listing> = client.get("/api/v1/marketplace/agents").await?.expect(200);
+    /// ```
+    #[track_caller]
+    pub fn expect<T: DeserializeOwned>(&self, status: u16) -> T {
+        self.expect_status(status);
+        match serde_json::from_str(&self.body) {
+            Ok(v) => v,
+            Err(e) => panic!(
+                "the {status} body is not a {}: {e}\n{}",
+                std::any::type_name::<T>(),
+                self.body
+            ),
+        }
+    }
+
+    /// Asserts the status (panicking with the body otherwise) and returns the response, for
+    /// its headers or a body that is not JSON.
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert!(
+            self.status == status,
+            "expected status {status}, got {}: {}",
+            self.status,
+            self.body
+        );
+        self
+    }
 }
 
 /// A small HTTP client aimed at one base URL.
@@ -268,5 +303,43 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: &str) -> TestResponse {
+        TestResponse {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Thing {
+        id: u32,
+    }
+
+    #[test]
+    fn expect_returns_the_typed_body() {
+        let res = response(200, r#"{"id": 7}"#);
+        assert_eq!(res.expect::<Thing>(200), Thing { id: 7 });
+        assert_eq!(res.expect::<serde_json::Value>(200)["id"], 7);
+        assert_eq!(response(204, "").expect_status(204).body, "");
+    }
+
+    #[test]
+    #[should_panic(expected = "expected status 200, got 404: {\"code\":\"not_found\"}")]
+    fn expect_shows_the_body_of_another_status() {
+        response(404, r#"{"code":"not_found"}"#).expect::<serde_json::Value>(200);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a")]
+    fn expect_names_a_body_of_another_shape() {
+        response(200, r#"{"id": "seven"}"#).expect::<Thing>(200);
     }
 }
