@@ -123,8 +123,8 @@ pub async fn matching(
     };
     let text = column(|f| f.text.as_deref());
     let agent_type = column(|f| f.agent_type.map(domain::AgentType::as_str));
-    let capability = column(|f| f.capability.as_deref());
-    let tag = column(|f| f.tag.as_deref());
+    let capability = column(|f| f.capability.as_ref().map(domain::Capability::as_str));
+    let tag = column(|f| f.tag.as_ref().map(domain::Tag::as_str));
     let publisher = column(|f| f.publisher.as_deref());
     let after: Vec<Key> = watches.iter().map(|w| key(w.range.after)).collect();
     let last: Vec<Key> = watches.iter().map(|w| key(w.range.last)).collect();

@@ -1,6 +1,6 @@
 //! What a search looks for, in normal form, and positions in its result order.
 
-use domain::AgentType;
+use domain::{AgentType, Capability, Tag};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -13,9 +13,9 @@ pub struct SearchFilter {
     /// Agent type.
     pub agent_type: Option<AgentType>,
     /// A capability the agent must have.
-    pub capability: Option<String>,
+    pub capability: Option<Capability>,
     /// A tag the agent must have.
-    pub tag: Option<String>,
+    pub tag: Option<Tag>,
     /// The publisher (tenant name), compared case-insensitively.
     pub publisher: Option<String>,
 }
@@ -48,8 +48,8 @@ impl SearchFilter {
             "q={}\u{1f}type={}\u{1f}cap={}\u{1f}tag={}\u{1f}pub={}",
             self.text.as_deref().unwrap_or(""),
             self.agent_type.map_or("", AgentType::as_str),
-            self.capability.as_deref().unwrap_or(""),
-            self.tag.as_deref().unwrap_or(""),
+            self.capability.as_ref().map_or("", Capability::as_str),
+            self.tag.as_ref().map_or("", Tag::as_str),
             self.publisher.as_deref().unwrap_or(""),
         )
     }

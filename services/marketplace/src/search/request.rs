@@ -1,7 +1,7 @@
 //! Validating the query string of a search into a [`SearchRequest`], and its normal form
 //! (which is also the cache key).
 
-use domain::AgentType;
+use domain::{AgentType, Capability, Tag};
 use serde::Deserialize;
 
 use super::cursor::{decode_cursor, encode_cursor};
@@ -89,23 +89,15 @@ impl SearchParams {
             ),
             None => None,
         };
-        let capability = bounded("capability", self.capability, 128)?;
-        if let Some(c) = &capability
-            && !(c.contains(':') && domain::scope::is_valid_scope_token(c))
-        {
-            return Err(invalid(
-                "capability",
-                "must be resource:action, e.g. documents:read",
-            ));
-        }
-        let tag = bounded("tag", self.tag, 64)?.map(|t| t.to_ascii_lowercase());
-        if let Some(t) = &tag
-            && !t
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(invalid("tag", "must be 1 to 64 of a-z, 0-9, - _ ."));
-        }
+        // The rules agents are registered with.
+        let capability = present(self.capability)
+            .map(|c| Capability::parse(&c))
+            .transpose()
+            .map_err(|e| invalid("capability", e.to_string()))?;
+        let tag = present(self.tag)
+            .map(|t| Tag::parse(&t))
+            .transpose()
+            .map_err(|e| invalid("tag", e.to_string()))?;
         let publisher = bounded("publisher", self.publisher, 200)?.map(|p| p.to_lowercase());
         let limit = match present(self.limit) {
             None => DEFAULT_LIMIT,

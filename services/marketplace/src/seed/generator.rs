@@ -257,10 +257,16 @@ mod tests {
         assert!(names.len() > 990, "{}", names.len());
         for l in &la {
             assert!(l.agent_type.parse::<domain::AgentType>().is_ok());
+            // What identity would register.
             assert!(
                 l.capabilities
                     .iter()
-                    .all(|c| domain::scope::is_valid_scope_token(c))
+                    .all(|c| { domain::Capability::parse(c).is_ok_and(|p| p == c.as_str()) })
+            );
+            assert!(
+                l.tags
+                    .iter()
+                    .all(|t| { domain::Tag::parse(t).is_ok_and(|p| p == t.as_str()) })
             );
             assert!(!l.tags.is_empty() && l.created_at <= now);
         }

@@ -75,6 +75,12 @@ pub async fn search(
     let values = Values {
         filter: &req.filter,
         agent_type: req.filter.agent_type.map(domain::AgentType::as_str),
+        capability: req
+            .filter
+            .capability
+            .as_ref()
+            .map(domain::Capability::as_str),
+        tag: req.filter.tag.as_ref().map(domain::Tag::as_str),
         after: req.after,
         limit: fetch,
     };

@@ -23,6 +23,8 @@ impl<'a> Params<'a> {
 pub(super) struct Values<'a> {
     pub(super) filter: &'a SearchFilter,
     pub(super) agent_type: Option<&'static str>,
+    pub(super) capability: Option<&'a str>,
+    pub(super) tag: Option<&'a str>,
     pub(super) after: Option<After>,
     pub(super) limit: i64,
 }
@@ -33,13 +35,13 @@ pub(super) fn push_filters<'a>(sql: &mut String, p: &mut Params<'a>, v: &'a Valu
     if let Some(t) = &v.agent_type {
         sql.push_str(&format!(" AND l.agent_type = {}", p.add(t, Type::TEXT)));
     }
-    if let Some(c) = &f.capability {
+    if let Some(c) = &v.capability {
         sql.push_str(&format!(
             " AND l.capabilities @> ARRAY[{}]",
             p.add(c, Type::TEXT)
         ));
     }
-    if let Some(t) = &f.tag {
+    if let Some(t) = &v.tag {
         sql.push_str(&format!(" AND l.tags @> ARRAY[{}]", p.add(t, Type::TEXT)));
     }
     if let Some(pb) = &f.publisher {
