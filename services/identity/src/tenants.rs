@@ -1,7 +1,7 @@
 //! Tenants (signup, read, update) and internal service clients; every change is one
 //! audited change.
 
-use domain::Scope;
+use domain::{ClientKind, Scope};
 use platform::errors::FieldError;
 use serde::Deserialize;
 use serde_json::json;
@@ -167,7 +167,7 @@ impl Tenants {
                     Some(format!("credential:{cid}")),
                 )
                 .details(
-                    json!({"credential_id": cid, "client_id": client_id, "kind": "tenant_admin"}),
+                    json!({"credential_id": cid, "client_id": client_id, "kind": ClientKind::TenantAdmin}),
                 ),
             );
         change.commit().await?;
@@ -259,7 +259,7 @@ impl Tenants {
                 "credential.generated",
                 Some(format!("client:{client_id}")),
             )
-            .details(json!({"client_id": client_id, "service": name, "kind": "service"})),
+            .details(json!({"client_id": client_id, "service": name, "kind": ClientKind::Service})),
         );
         change.commit().await.map_err(failed)?;
         Ok((client_id, secret))

@@ -38,6 +38,18 @@ impl Outcome {
     }
 }
 
+impl std::str::FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "success" => Ok(Self::Success),
+            "failure" => Ok(Self::Failure),
+            _ => Err("must be success or failure".to_owned()),
+        }
+    }
+}
+
 /// An event to append.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -99,8 +111,8 @@ pub struct ChainedEvent {
     pub actor: String,
     /// What happened.
     pub action: String,
-    /// `success` / `failure`.
-    pub outcome: String,
+    /// Success or failure.
+    pub outcome: Outcome,
     /// Target.
     pub target: Option<String>,
     /// Details.
@@ -169,7 +181,7 @@ pub fn chain(events: &[NewEvent], heads: &mut Heads) -> Vec<ChainedEvent> {
             chain_seq: head.0 + 1,
             actor: e.actor.clone(),
             action: e.action.to_owned(),
-            outcome: e.outcome.as_str().to_owned(),
+            outcome: e.outcome,
             target: e.target.clone(),
             details: e.details.clone(),
             occurred_at: now,
@@ -202,7 +214,7 @@ mod tests {
             chain_seq: 1,
             actor: "system".into(),
             action: "agent.created".into(),
-            outcome: "success".into(),
+            outcome: Outcome::Success,
             target: None,
             details,
             occurred_at: micros(OffsetDateTime::UNIX_EPOCH),

@@ -7,25 +7,26 @@ use platform::db::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::event::{ChainedEvent, Heads, NewEvent, chain, tenants_of};
+use super::stored;
+use crate::audit::event::{ChainedEvent, Heads, NewEvent, Outcome, chain, tenants_of};
 
 pub(super) const EVENT_COLUMNS: &str = "id, tenant_id, chain_seq, actor, action, outcome, target, details, \
                              occurred_at, prev_hash, hash";
 
-pub(super) fn event(r: &tokio_postgres::Row) -> ChainedEvent {
-    ChainedEvent {
-        id: r.get(0),
-        tenant_id: r.get(1),
-        chain_seq: r.get(2),
-        actor: r.get(3),
-        action: r.get(4),
-        outcome: r.get(5),
-        target: r.get(6),
-        details: r.get(7),
-        occurred_at: r.get(8),
-        prev_hash: r.get(9),
-        hash: r.get(10),
-    }
+pub(super) fn event(r: &tokio_postgres::Row) -> Result<ChainedEvent, tokio_postgres::Error> {
+    Ok(ChainedEvent {
+        id: r.try_get(0)?,
+        tenant_id: r.try_get(1)?,
+        chain_seq: r.try_get(2)?,
+        actor: r.try_get(3)?,
+        action: r.try_get(4)?,
+        outcome: stored::get(r, 5)?,
+        target: r.try_get(6)?,
+        details: r.try_get(7)?,
+        occurred_at: r.try_get(8)?,
+        prev_hash: r.try_get(9)?,
+        hash: r.try_get(10)?,
+    })
 }
 
 /// Filters of the event listing.
@@ -35,8 +36,8 @@ pub struct EventFilter {
     pub action: Option<String>,
     /// Events about this agent (its own events, its credentials' and tokens').
     pub agent_id: Option<Uuid>,
-    /// `success` or `failure`.
-    pub outcome: Option<String>,
+    /// Success or failure.
+    pub outcome: Option<Outcome>,
     /// At or after.
     pub from: Option<OffsetDateTime>,
     /// Before.
@@ -75,7 +76,7 @@ pub async fn list(
                 &tenant,
                 &f.before_seq,
                 &f.action,
-                &f.outcome,
+                &f.outcome.map(Outcome::as_str),
                 &f.from,
                 &f.to,
                 &agent,
@@ -84,7 +85,7 @@ pub async fn list(
             ],
         )
         .await?;
-    Ok(rows.iter().map(event).collect())
+    rows.iter().map(event).collect()
 }
 
 /// One event of a tenant.
@@ -98,9 +99,11 @@ pub async fn get(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND id = $2"
         ))
         .await?;
-    Ok(c.query_opt(&stmt, &[&tenant, &id])
+    c.query_opt(&stmt, &[&tenant, &id])
         .await?
-        .map(|r| event(&r)))
+        .as_ref()
+        .map(event)
+        .transpose()
 }
 
 /// Up to `limit` events of a tenant's chain at positions `from_seq..=to_seq`, in order.
@@ -121,7 +124,7 @@ pub async fn chain_from(
     let rows = c
         .query(&stmt, &[&tenant, &from_seq, &to_seq, &limit])
         .await?;
-    Ok(rows.iter().map(event).collect())
+    rows.iter().map(event).collect()
 }
 
 /// The recorded head of a tenant's chain: `(chain_seq, hash)`.

@@ -164,9 +164,11 @@ pub async fn retention_cut(
                                   WHERE y.seq IS NULL OR o.chain_seq < y.seq)"
         ))
         .await?;
-    Ok(c.query_opt(&stmt, &[&tenant, &before, &max])
+    c.query_opt(&stmt, &[&tenant, &before, &max])
         .await?
-        .map(|r| event(&r)))
+        .as_ref()
+        .map(event)
+        .transpose()
 }
 
 /// Removes a tenant's events up to `chain_seq` that happened before `before`, in the

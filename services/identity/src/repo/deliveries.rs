@@ -3,8 +3,47 @@
 use std::time::Duration;
 
 use platform::db::GenericClient;
+use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use super::stored;
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Attempts continue.
+    Pending,
+    /// The receiver accepted it.
+    Delivered,
+    /// Every attempt failed (dead letter).
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "delivered" => Ok(Self::Delivered),
+            "dead" => Ok(Self::Dead),
+            _ => Err("must be pending, delivered or dead".to_owned()),
+        }
+    }
+}
 
 /// A delivery to make.
 #[derive(Debug, Clone)]
@@ -122,8 +161,8 @@ pub struct AttemptResult {
     pub error: Option<String>,
     /// How long it took.
     pub duration_ms: i32,
-    /// `delivered`, `pending` (retry at `retry_at`) or `dead`.
-    pub status: &'static str,
+    /// Where the delivery stands now (pending: retry at `retry_at`).
+    pub status: DeliveryStatus,
     /// When to retry.
     pub retry_at: Option<OffsetDateTime>,
 }
@@ -151,7 +190,7 @@ pub async fn record(
             &r.status_code,
             &r.error,
             &r.duration_ms,
-            &r.status,
+            &r.status.as_str(),
             &r.retry_at,
         ],
     )
@@ -168,8 +207,8 @@ pub struct DeliveryRow {
     pub event_id: Uuid,
     /// Its action.
     pub event_type: String,
-    /// `pending`, `delivered` or `dead`.
-    pub status: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
     /// Attempts so far.
     pub attempts: i32,
     /// Next attempt.
@@ -189,20 +228,20 @@ pub struct DeliveryRow {
 const COLUMNS: &str = "id, event_id, event_type, status, attempts, next_attempt_at, \
                        last_attempt_at, last_status_code, last_error, created_at, delivered_at";
 
-fn row(r: &tokio_postgres::Row) -> DeliveryRow {
-    DeliveryRow {
-        id: r.get(0),
-        event_id: r.get(1),
-        event_type: r.get(2),
-        status: r.get(3),
-        attempts: r.get(4),
-        next_attempt_at: r.get(5),
-        last_attempt_at: r.get(6),
-        last_status_code: r.get(7),
-        last_error: r.get(8),
-        created_at: r.get(9),
-        delivered_at: r.get(10),
-    }
+fn row(r: &tokio_postgres::Row) -> Result<DeliveryRow, tokio_postgres::Error> {
+    Ok(DeliveryRow {
+        id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        event_type: r.try_get(2)?,
+        status: stored::get(r, 3)?,
+        attempts: r.try_get(4)?,
+        next_attempt_at: r.try_get(5)?,
+        last_attempt_at: r.try_get(6)?,
+        last_status_code: r.try_get(7)?,
+        last_error: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+        delivered_at: r.try_get(10)?,
+    })
 }
 
 /// A subscription's deliveries, newest first, optionally of one status, before a cursor.
@@ -210,11 +249,12 @@ pub async fn list(
     c: &impl GenericClient,
     tenant: Uuid,
     webhook: Uuid,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     before: Option<(OffsetDateTime, Uuid)>,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, tokio_postgres::Error> {
     let (at, id) = before.unzip();
+    let status = status.map(DeliveryStatus::as_str);
     let rows = c
         .query(
             &format!(
@@ -227,7 +267,7 @@ pub async fn list(
             &[&tenant, &webhook, &status, &at, &id, &limit],
         )
         .await?;
-    Ok(rows.iter().map(row).collect())
+    rows.iter().map(row).collect()
 }
 
 /// One delivery of a subscription.
@@ -237,7 +277,7 @@ pub async fn get(
     webhook: Uuid,
     id: Uuid,
 ) -> Result<Option<DeliveryRow>, tokio_postgres::Error> {
-    Ok(c.query_opt(
+    c.query_opt(
         &format!(
             "SELECT {COLUMNS} FROM webhook_deliveries
               WHERE tenant_id = $1 AND webhook_id = $2 AND id = $3"
@@ -245,7 +285,9 @@ pub async fn get(
         &[&tenant, &webhook, &id],
     )
     .await?
-    .map(|r| row(&r)))
+    .as_ref()
+    .map(row)
+    .transpose()
 }
 
 /// One attempt of a delivery: `(attempt, at, status_code, error, duration_ms)`.

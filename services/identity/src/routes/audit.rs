@@ -69,16 +69,14 @@ impl ListParams {
             }
             other => other.map(str::to_owned),
         };
-        let outcome = match self.outcome.as_deref() {
-            None => None,
-            Some(o @ ("success" | "failure")) => Some(o.to_owned()),
-            Some(_) => {
-                return Err(ApiError::invalid_query(
-                    "outcome",
-                    "must be success or failure",
-                ));
-            }
-        };
+        let outcome = self
+            .outcome
+            .as_deref()
+            .map(|o| {
+                o.parse()
+                    .map_err(|e: String| ApiError::invalid_query("outcome", e))
+            })
+            .transpose()?;
         let agent_id = self
             .agent_id
             .as_deref()

@@ -59,16 +59,14 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid_query("limit", "must be from 1 to 200"));
     }
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s @ ("pending" | "delivered" | "dead")) => Some(s),
-        Some(_) => {
-            return Err(ApiError::invalid_query(
-                "status",
-                "must be pending, delivered or dead",
-            ));
-        }
-    };
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|e: String| ApiError::invalid_query("status", e))
+        })
+        .transpose()?;
     let before = q
         .cursor
         .as_deref()

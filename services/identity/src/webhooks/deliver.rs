@@ -18,7 +18,7 @@ use super::signing::{SIGNATURE_HEADER, open_secret, signature};
 use crate::audit::signal::FeedSignal;
 use crate::config::WebhookConfig;
 use crate::crypto::Kek;
-use crate::repo::deliveries::{self, AttemptResult, Claimed};
+use crate::repo::deliveries::{self, AttemptResult, Claimed, DeliveryStatus};
 
 /// Shortest time between two fan-out transactions.
 const FANOUT_MIN_INTERVAL: Duration = Duration::from_millis(20);
@@ -197,11 +197,11 @@ impl Dispatcher {
         let max = i32::try_from(self.0.config.max_attempts).unwrap_or(i32::MAX);
         let (status, retry_at) = if ok {
             self.0.delivered.increment(1);
-            ("delivered", None)
+            (DeliveryStatus::Delivered, None)
         } else if attempt >= max {
             self.0.dead.increment(1);
             tracing::warn!(delivery.id = %d.id, webhook.id = %d.webhook_id, attempts = attempt, "webhook delivery dead-lettered");
-            ("dead", None)
+            (DeliveryStatus::Dead, None)
         } else {
             self.0.failed.increment(1);
             let wait = backoff(
@@ -209,7 +209,7 @@ impl Dispatcher {
                 self.0.config.retry_base,
                 self.0.config.retry_max,
             );
-            ("pending", Some(at + wait))
+            (DeliveryStatus::Pending, Some(at + wait))
         };
         let result = AttemptResult {
             attempt,

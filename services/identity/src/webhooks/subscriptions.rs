@@ -15,7 +15,7 @@ use crate::audit::change::Change;
 use crate::audit::event::{NewEvent, micros};
 use crate::crypto::Kek;
 use crate::errors::{Failure, failure_from};
-use crate::repo::deliveries::{self, DeliveryRow};
+use crate::repo::deliveries::{self, DeliveryRow, DeliveryStatus};
 use crate::repo::webhooks::{self as repo, WebhookRow};
 
 /// Most subscriptions per tenant.
@@ -317,7 +317,7 @@ impl Subscriptions {
         &self,
         tenant: Uuid,
         webhook: Uuid,
-        status: Option<&str>,
+        status: Option<DeliveryStatus>,
         before: Option<(OffsetDateTime, Uuid)>,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>, SubscriptionError> {
