@@ -9,11 +9,11 @@
 //! page of index entries rather than ranking every match. Words joined by `or`
 //! (`search_or_lexemes`) walk each word's postings the same way, skipping listings that
 //! contain another of the words (whose rank is not one word's), and rank on the spot only
-//! the listings that contain several. Exclusions and filters drop postings, so each walk is
-//! capped ([`walk_cap`](postings::walk_cap)); a page a walk cannot fill within the cap, while more postings
-//! remain, is searched the general way. Two words that match many listings ([`search_pair`](pair::search_pair))
-//! rank those with both words in the name, and then only the others that a bound on cover
-//! density lets reach that page. All ways rank with the same `ts_rank_cd`, so they return
+//! the listings that contain several (`postings.rs`). Exclusions and filters drop postings,
+//! so each walk is capped (`walk_cap`); a page a walk cannot fill within the cap, while more
+//! postings remain, is searched the general way (`general.rs`). Two words that match many
+//! listings (`pair.rs`) rank those with both words in the name, and then only the others
+//! that a bound on cover density lets reach that page. All ways rank with the same `ts_rank_cd`, so they return
 //! the same order and their cursors are interchangeable.
 //!
 //! Queries run as unnamed statements (`query_typed`: one round trip, always planned with
@@ -58,8 +58,8 @@ pub struct Hit {
 pub struct SearchSettings<'a> {
     /// The statement timeout.
     pub timeout: Duration,
-    /// Estimated matches from which a two-word search takes the pair search
-    /// ([`search_pair`](pair::search_pair), `Config`).
+    /// Estimated matches from which a two-word search ranks only the listings that can make
+    /// the page (`pair.rs`; `Config`).
     pub pair_matches_min: f64,
     /// What the estimate is made from; `None` before the postings have statistics.
     pub stats: Option<&'a LexemeStats>,
