@@ -4,28 +4,31 @@
 //! in one upsert ([`crate::rollup::aggregate`]), then agent and credential events one by
 //! one (they are rare), then the position of the page's last event. Events at or before
 //! that stored position are skipped, so a page delivered again (a rewound cursor, a retried
-//! page, two consumers racing) changes nothing; [`crate::repo::state::reset`] empties the
-//! projection and rewinds the cursor to rebuild it from the start of the feed.
+//! page, two consumers racing) changes nothing. Both positions live in `feed_cursors`: the
+//! consumer's (where it reads next) under [`CONSUMER`], the last applied event under
+//! [`APPLIED`]. [`platform::feed::rebuild`] empties the projection ([`Projection::reset`]
+//! also forgets the applied position) and rewinds the consumer to the start of the feed.
 
 use deadpool_postgres::Transaction;
-use domain::FeedEvent;
 use domain::feed::actions;
+use domain::{FeedCursor, FeedEvent};
 use platform::auth::BoxFuture;
 use platform::db::GenericClient;
-use platform::feed::Projection;
+use platform::feed::{self, Projection};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::repo::agents::{self, AgentUpsert};
 use crate::repo::credentials::{self, NewCredential};
-use crate::repo::{rollups, state};
+use crate::repo::{projection, rollups};
 use crate::rollup;
 
 /// The consumer's name (its row in `feed_cursors` and its metrics label).
 pub const CONSUMER: &str = "analytics";
-/// The projection's name in `projection_state`.
-const PROJECTION: &str = "analytics";
+/// The row in `feed_cursors` of the last event the projection applied. It used to be the
+/// row `analytics` of `projection_state`; migration V3 copied it here.
+pub const APPLIED: &str = "analytics:applied";
 
 /// Rollups, agents and credentials from the feed.
 #[derive(Debug, Default, Clone, Copy)]
@@ -39,11 +42,18 @@ impl Projection for AnalyticsProjection {
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(apply(tx, events))
     }
+
+    fn reset<'a>(&'a self, tx: &'a Transaction<'a>) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            projection::clear(tx).await?;
+            feed::store_cursor(tx, APPLIED, FeedCursor::START).await
+        })
+    }
 }
 
 /// Applies `events` (in feed order) within the caller's transaction.
 pub async fn apply(c: &impl GenericClient, events: &[FeedEvent]) -> anyhow::Result<()> {
-    let through = state::applied_through(c, PROJECTION).await?;
+    let through = feed::load_cursor(c, APPLIED).await?;
     let fresh: Vec<&FeedEvent> = events.iter().filter(|e| e.cursor > through).collect();
     let Some(last) = fresh.last().map(|e| e.cursor) else {
         return Ok(());
@@ -54,7 +64,7 @@ pub async fn apply(c: &impl GenericClient, events: &[FeedEvent]) -> anyhow::Resu
             apply_registry(c, e).await?;
         }
     }
-    state::set_applied_through(c, PROJECTION, last).await
+    feed::store_cursor(c, APPLIED, last).await
 }
 
 fn time_at(e: &FeedEvent, key: &str) -> Option<OffsetDateTime> {

@@ -3,5 +3,5 @@
 
 pub mod agents;
 pub mod credentials;
+pub mod projection;
 pub mod rollups;
-pub mod state;

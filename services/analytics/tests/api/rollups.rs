@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use analytics::projection::CONSUMER;
-use analytics::repo::state;
+use analytics::projection::{APPLIED, AnalyticsProjection, CONSUMER};
 use domain::FeedCursor;
 use serde_json::json;
 use testkit::{TestEnv, eventually};
@@ -128,12 +127,9 @@ async fn rollups_equal_raw_events_survive_redelivery_and_rebuild_from_cursor_zer
     );
 
     // Rebuild: clear the projection and replay from cursor 0.
-    {
-        let mut c = s.analytics.core.db.pool().get().await.unwrap();
-        let tx = c.transaction().await.unwrap();
-        state::reset(&tx, CONSUMER).await.unwrap();
-        tx.commit().await.unwrap();
-    }
+    platform::feed::rebuild(&s.analytics.core.db, CONSUMER, &AnalyticsProjection)
+        .await
+        .unwrap();
     let rebuilt = caught_up(&env, tenant).await;
     assert_eq!(rebuilt, first);
     assert_eq!(rebuilt, raw_counts(&env, tenant).await);
@@ -170,4 +166,43 @@ async fn a_page_applied_twice_counts_once() {
         rollup_totals(&env, &tenant.to_string()).await["token.issued"],
         5
     );
+}
+
+#[tokio::test]
+async fn the_applied_position_of_the_previous_release_carries_over() {
+    let env = TestEnv::new().await.unwrap();
+    let app = analytics_only(&env, &[]).await;
+    let tenant = Uuid::new_v4();
+    let at = datetime!(2026-03-04 10:30 UTC);
+    let page: Vec<_> = (1..=4)
+        .map(|seq| event(tenant, seq, "token.issued", at, json!({})))
+        .collect();
+    apply(&app, &page).await;
+    // As the previous release left it: the position in `projection_state` only.
+    {
+        let c = app.core.db.pool().get().await.unwrap();
+        c.execute("DELETE FROM feed_cursors WHERE consumer = $1", &[&APPLIED])
+            .await
+            .unwrap();
+        c.execute(
+            "INSERT INTO projection_state (projection, applied_through) VALUES ('analytics', $1)",
+            &[&page[3].cursor.to_string()],
+        )
+        .await
+        .unwrap();
+        c.batch_execute(include_str!(
+            "../../../../migrations/analytics/V3__applied_position_in_feed_cursors.sql"
+        ))
+        .await
+        .unwrap();
+    }
+    apply(&app, &page).await;
+    let totals = || async { rollup_totals(&env, &tenant.to_string()).await["token.issued"] };
+    assert_eq!(
+        totals().await,
+        4,
+        "a page applied before the upgrade counted again"
+    );
+    apply(&app, &[event(tenant, 5, "token.issued", at, json!({}))]).await;
+    assert_eq!(totals().await, 5);
 }
