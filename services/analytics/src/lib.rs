@@ -6,6 +6,7 @@ pub mod cards_check;
 pub mod compliance;
 pub mod config;
 pub mod heatmap;
+mod migrations;
 pub mod projection;
 pub mod repo;
 pub mod reports;
@@ -15,16 +16,8 @@ mod routes;
 pub mod startup;
 
 pub use config::Config;
+pub use migrations::migrations;
 pub use startup::{AppState, State, build};
-
-mod embedded {
-    refinery::embed_migrations!("../../migrations/analytics");
-}
-
-/// This service's migrations, applied by `analytics migrate` to the `analytics` schema.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
 
 /// Hooks this service into the shared binary entry point.
 #[derive(Debug)]

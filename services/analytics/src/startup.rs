@@ -7,27 +7,19 @@ use platform::app::{Application, Core};
 use platform::auth::AuthContext;
 use platform::feed::{FeedConsumer, FeedOptions};
 
+use crate::compliance::Compliance;
 use crate::config::Config;
+use crate::migrations::migrations;
 use crate::projection::{AnalyticsProjection, CONSUMER};
 use crate::{retention, routes};
 
-/// Everything the analytics handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// Configuration.
-    pub config: Arc<Config>,
-    /// Pool, Redis, metrics, internal client, shutdown.
-    pub core: Core,
-}
-
-/// Shared state as actix app data.
-pub type State = web::Data<AppState>;
+pub use crate::routes::state::{AppState, State};
 
 /// Builds the application and binds its listener; refuses an unmigrated database. Starts
 /// the change-feed consumer and the retention job when analytics or compliance is enabled.
 pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let core = Core::new(config.common.clone())?;
-    core.ensure_migrated(&crate::migrations()).await?;
+    core.ensure_migrated(&migrations()).await?;
     let verifier = core.identity_verifier();
     let auth = web::Data::new(AuthContext {
         verifier,
@@ -51,9 +43,16 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             core.shutdown.token(),
         );
     }
+    let compliance = Compliance::new(
+        core.db.clone(),
+        core.redis.clone(),
+        core.internal.clone(),
+        config.compliance_cache_ttl,
+    );
     let state = web::Data::new(AppState {
         config: Arc::new(config),
         core: core.clone(),
+        compliance: web::Data::new(compliance),
     });
     let health = core.health();
     let routes_state = state.clone();

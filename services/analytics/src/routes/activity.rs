@@ -9,7 +9,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::reports;
-use crate::startup::State;
+use crate::routes::params;
+use crate::routes::state::State;
 
 /// Query of the operation.
 #[derive(Debug, Deserialize)]
@@ -26,7 +27,7 @@ pub async fn get(
     TenantId(tenant): TenantId,
     Query(q): Query<Params>,
 ) -> ApiResult<HttpResponse> {
-    let days = super::days(q.days, 28)?;
+    let days = params::days(q.days, 28)?;
     let c = state.core.db.get().await?;
     let grid = reports::activity(&c, tenant, days, OffsetDateTime::now_utc()).await?;
     let max = grid.iter().flatten().copied().max().unwrap_or(0);

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::repo::agents;
-use crate::startup::State;
+use crate::routes::state::State;
 
 /// The handler.
 pub async fn get(

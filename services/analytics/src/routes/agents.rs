@@ -10,7 +10,7 @@ use serde_json::json;
 use time::{Month, OffsetDateTime};
 
 use crate::reports;
-use crate::startup::State;
+use crate::routes::state::State;
 
 /// Query of the operation.
 #[derive(Debug, Deserialize)]

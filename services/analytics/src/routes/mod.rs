@@ -6,18 +6,22 @@ mod activity;
 mod agent_cards;
 mod agents;
 mod controls;
+mod params;
 mod report;
+pub mod state;
 mod tokens;
 
 use actix_web::web;
 use platform::auth::AuthContext;
 
-use crate::startup::State;
+use self::state::State;
 
 /// Registers every enabled route.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<AuthContext>) {
     let (analytics, compliance) = (state.config.enabled, state.config.compliance_enabled);
-    cfg.app_data(state).app_data(auth);
+    cfg.app_data(state.compliance.clone())
+        .app_data(state)
+        .app_data(auth);
     if analytics {
         cfg.route("/api/v1/analytics/tokens", web::get().to(tokens::get))
             .route(
@@ -33,16 +37,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<Aut
                 "/api/v1/compliance/agent-cards",
                 web::get().to(agent_cards::get),
             );
-    }
-}
-
-/// A `days` query parameter: 1 to 90, `default` when absent.
-pub fn days(value: Option<u32>, default: u32) -> platform::ApiResult<u32> {
-    match value.unwrap_or(default) {
-        d @ 1..=90 => Ok(d),
-        _ => Err(platform::ApiError::invalid_query(
-            "days",
-            "must be from 1 to 90",
-        )),
     }
 }

@@ -2,29 +2,23 @@
 //! report younger than `COMPLIANCE_CACHE_TTL_SECS` is there (`X-Cache: hit`), else computed
 //! and cached (`X-Cache: miss`).
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use platform::ApiResult;
 use platform::auth::{RequireScope, TenantId, scopes};
 
-use crate::compliance;
-use crate::startup::State;
+use crate::compliance::{Compliance, Source};
 
 /// The handler.
 pub async fn get(
-    state: State,
+    compliance: web::Data<Compliance>,
     _: RequireScope<scopes::ComplianceRead>,
     TenantId(tenant): TenantId,
 ) -> ApiResult<HttpResponse> {
-    let redis = &state.core.redis;
-    let (report, hit) = match compliance::cached(redis, tenant).await {
-        Some(r) => (r, "hit"),
-        None => {
-            let r = compliance::compute(&state, tenant).await?;
-            let ttl = state.config.compliance_cache_ttl.as_secs();
-            compliance::store(redis, tenant, &r, ttl).await;
-            (r, "miss")
-        }
+    let (report, source) = compliance.report(tenant).await?;
+    let hit = match source {
+        Source::Cache => "hit",
+        Source::Computed => "miss",
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
