@@ -6,15 +6,47 @@
 //! only when Stripe's webhook arrives: Stripe stays the source of truth.
 
 use domain::Tier;
-use platform::ApiError;
-use platform::errors::FieldError;
+use platform::db::Db;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::repo::subscriptions as subs;
-use crate::startup::AppState;
-use crate::stripe::CheckoutRequest;
-use crate::stripe::client::CheckoutSession;
+use crate::config::StripeConfig;
+use crate::repo::error::StoreError;
+use crate::repo::subscriptions::{self as subs, SubscriptionRow};
+use crate::stripe::{CheckoutRequest, CheckoutSession, ProviderError, StripeClient};
+
+/// Why a checkout or an upgrade was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// `tier` names no tier (422 naming `tier`).
+    #[error("{0}")]
+    UnknownTier(String),
+    /// `tier` is the free tier (422 naming `tier`).
+    #[error("must be a paid tier (pro or enterprise)")]
+    FreeTier,
+    /// The tenant is on the tier asked for (409 `already_on_tier`).
+    #[error("the tenant is already on the {0} tier")]
+    AlreadyOnTier(Tier),
+    /// The tier asked for is below the tenant's (409 `downgrade_not_allowed`).
+    #[error(
+        "only upgrades are possible here: {wanted} is below the current {current} tier; cancel or change plans through support"
+    )]
+    Downgrade {
+        /// The tenant's tier.
+        current: Tier,
+        /// The tier asked for.
+        wanted: Tier,
+    },
+    /// The tier has no price on this deployment (503 `stripe_not_configured`).
+    #[error("the {0} tier has no price on this deployment")]
+    NoPrice(Tier),
+    /// Stripe failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Body of `POST /api/v1/billing/checkout` and `/upgrade`.
 #[derive(Debug, Deserialize)]
@@ -24,17 +56,11 @@ pub struct TierInput {
 }
 
 impl TierInput {
-    /// The requested tier; 422 naming `tier` when unknown or free.
-    pub fn parse(&self) -> Result<Tier, ApiError> {
-        let t: Tier = self
-            .tier
-            .parse()
-            .map_err(|e: String| ApiError::validation(vec![FieldError::new("tier", e)]))?;
+    /// The requested tier; refused when unknown or free.
+    pub fn parse(&self) -> Result<Tier, CheckoutError> {
+        let t: Tier = self.tier.parse().map_err(CheckoutError::UnknownTier)?;
         if t == Tier::Free {
-            return Err(ApiError::validation(vec![FieldError::new(
-                "tier",
-                "must be a paid tier (pro or enterprise)",
-            )]));
+            return Err(CheckoutError::FreeTier);
         }
         Ok(t)
     }
@@ -53,92 +79,94 @@ pub enum Upgrade {
 }
 
 /// Refuses anything but an upgrade from `current` to `wanted`.
-pub fn ensure_upgrade(current: Tier, wanted: Tier) -> Result<(), ApiError> {
+pub fn ensure_upgrade(current: Tier, wanted: Tier) -> Result<(), CheckoutError> {
     if wanted == current {
-        return Err(ApiError::conflict(
-            "already_on_tier",
-            format!("the tenant is already on the {current} tier"),
-        )
-        .with_extra("tier", current.as_str().into()));
+        return Err(CheckoutError::AlreadyOnTier(current));
     }
     if wanted < current {
-        return Err(ApiError::conflict(
-            "downgrade_not_allowed",
-            format!(
-                "only upgrades are possible here: {wanted} is below the current {current} tier; cancel or change plans through support"
-            ),
-        )
-        .with_extra("tier", current.as_str().into()));
+        return Err(CheckoutError::Downgrade { current, wanted });
     }
     Ok(())
 }
 
-fn price(state: &AppState, tier: Tier) -> Result<String, ApiError> {
-    state
-        .config
-        .stripe
-        .price_of(tier)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::unavailable(
-                "stripe_not_configured",
-                format!("the {tier} tier has no price on this deployment"),
-                60,
-            )
-        })
+/// Sells upgrades: what it needs of the database, Stripe and the price list.
+#[derive(Debug)]
+pub struct Checkout {
+    db: Db,
+    stripe: StripeClient,
+    prices: StripeConfig,
 }
 
-/// A Checkout Session for `tier`, refusing anything but an upgrade.
-pub async fn checkout(
-    state: &AppState,
-    tenant: Uuid,
-    tier: Tier,
-) -> Result<CheckoutSession, ApiError> {
-    let (current, customer) = {
-        let c = state.core.db.get().await?;
-        (
+impl Checkout {
+    /// Checkouts over `db`, calling `stripe`, at the prices of `prices`.
+    pub fn new(db: Db, stripe: StripeClient, prices: StripeConfig) -> Self {
+        Self { db, stripe, prices }
+    }
+
+    fn price(&self, tier: Tier) -> Result<String, CheckoutError> {
+        self.prices
+            .price_of(tier)
+            .map(str::to_owned)
+            .ok_or(CheckoutError::NoPrice(tier))
+    }
+
+    /// The tenant's tier and its Stripe customer.
+    async fn account(&self, tenant: Uuid) -> Result<(Tier, Option<String>), StoreError> {
+        let c = self.db.get().await?;
+        Ok((
             subs::tier_of(&c, tenant).await?,
             subs::customer_of(&c, tenant).await?,
-        )
-    };
-    ensure_upgrade(current, tier)?;
-    let price = price(state, tier)?;
-    let session = state
-        .stripe
-        .create_checkout_session(&CheckoutRequest {
-            tenant,
-            tier: tier.as_str(),
-            price: &price,
-            customer: customer.as_deref(),
-        })
-        .await?;
-    tracing::info!(tenant.id = %tenant, tier = %tier, session.id = %session.id, "checkout started");
-    Ok(session)
-}
+        ))
+    }
 
-/// Upgrades the tenant to `tier`: changes the price of its subscription in force, or starts
-/// a checkout when it has none.
-pub async fn upgrade(state: &AppState, tenant: Uuid, tier: Tier) -> Result<Upgrade, ApiError> {
-    let row = {
-        let c = state.core.db.get().await?;
-        subs::current(&c, tenant).await?
-    };
-    let current = row.as_ref().map_or(Tier::Free, subs::entitled_tier);
-    ensure_upgrade(current, tier)?;
-    match row {
-        Some(r) if current > Tier::Free && r.item_id.is_some() => {
-            let price = price(state, tier)?;
-            let item = r.item_id.as_deref().unwrap_or_default();
-            state
-                .stripe
-                .change_price(&r.subscription_id, item, &price)
-                .await?;
-            tracing::info!(tenant.id = %tenant, tier = %tier, subscription.id = %r.subscription_id, "subscription upgraded");
-            Ok(Upgrade::Changed {
-                subscription_id: r.subscription_id,
+    /// The tenant's subscription in force.
+    async fn current(&self, tenant: Uuid) -> Result<Option<SubscriptionRow>, StoreError> {
+        let c = self.db.get().await?;
+        Ok(subs::current(&c, tenant).await?)
+    }
+
+    /// A Checkout Session for `tier`, refusing anything but an upgrade.
+    pub async fn checkout(
+        &self,
+        tenant: Uuid,
+        tier: Tier,
+    ) -> Result<CheckoutSession, CheckoutError> {
+        let (current, customer) = self.account(tenant).await?;
+        ensure_upgrade(current, tier)?;
+        let price = self.price(tier)?;
+        let session = self
+            .stripe
+            .create_checkout_session(&CheckoutRequest {
+                tenant,
+                tier: tier.as_str(),
+                price: &price,
+                customer: customer.as_deref(),
             })
+            .await?;
+        tracing::info!(tenant.id = %tenant, tier = %tier, session.id = %session.id, "checkout started");
+        Ok(session)
+    }
+
+    /// Upgrades the tenant to `tier`: changes the price of its subscription in force, or
+    /// starts a checkout when it has none.
+    pub async fn upgrade(&self, tenant: Uuid, tier: Tier) -> Result<Upgrade, CheckoutError> {
+        let row = self.current(tenant).await?;
+        let current = row.as_ref().map_or(Tier::Free, subs::entitled_tier);
+        ensure_upgrade(current, tier)?;
+        match row {
+            Some(r) if current > Tier::Free && r.item_id.is_some() => {
+                let price = self.price(tier)?;
+                let item = r.item_id.as_deref().unwrap_or_default();
+                self.stripe
+                    .change_price(&r.subscription_id, item, &price)
+                    .await?;
+                tracing::info!(tenant.id = %tenant, tier = %tier, subscription.id = %r.subscription_id, "subscription upgraded");
+                Ok(Upgrade::Changed {
+                    subscription_id: r.subscription_id,
+                })
+            }
+            _ => self.checkout(tenant, tier).await.map(Upgrade::Checkout),
         }
-        _ => checkout(state, tenant, tier).await.map(Upgrade::Checkout),
     }
 }
 
@@ -150,14 +178,16 @@ mod tests {
     fn only_upgrades_pass() {
         assert!(ensure_upgrade(Tier::Free, Tier::Pro).is_ok());
         assert!(ensure_upgrade(Tier::Pro, Tier::Enterprise).is_ok());
-        assert_eq!(
-            ensure_upgrade(Tier::Pro, Tier::Pro).unwrap_err().code(),
-            "already_on_tier"
-        );
-        let e = ensure_upgrade(Tier::Enterprise, Tier::Pro).unwrap_err();
-        assert_eq!(
-            (e.status().as_u16(), e.code()),
-            (409, "downgrade_not_allowed")
-        );
+        assert!(matches!(
+            ensure_upgrade(Tier::Pro, Tier::Pro),
+            Err(CheckoutError::AlreadyOnTier(Tier::Pro))
+        ));
+        assert!(matches!(
+            ensure_upgrade(Tier::Enterprise, Tier::Pro),
+            Err(CheckoutError::Downgrade {
+                current: Tier::Enterprise,
+                wanted: Tier::Pro
+            })
+        ));
     }
 }

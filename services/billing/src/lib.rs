@@ -5,6 +5,7 @@
 
 pub mod checkout;
 pub mod config;
+mod migrations;
 pub mod repo;
 mod routes;
 pub mod startup;
@@ -13,16 +14,8 @@ pub mod usage;
 pub mod webhooks;
 
 pub use config::Config;
+pub use migrations::migrations;
 pub use startup::{AppState, State, build};
-
-mod embedded {
-    refinery::embed_migrations!("../../migrations/billing");
-}
-
-/// This service's migrations, applied by `billing migrate` to the `billing` schema.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
 
 /// Hooks this service into the shared binary entry point.
 #[derive(Debug)]

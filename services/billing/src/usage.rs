@@ -5,13 +5,25 @@ use domain::Tier;
 use domain::usage::{UsageBatch, UsageReceipt};
 use platform::auth::BoxFuture;
 use platform::db::Db;
-use platform::errors::{ApiError, FieldError};
+use platform::errors::FieldError;
 use platform::metering::UsageSink;
 use platform::quota::TierSource;
 use time::Date;
 use uuid::Uuid;
 
+use crate::repo::error::StoreError;
 use crate::repo::{subscriptions, usage};
+
+/// Why a usage batch was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// Entries or fields that are out of range (422 naming each).
+    #[error("the usage batch is invalid ({} problems)", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// The database failed: nothing was recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Most entries in one batch.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -32,7 +44,7 @@ pub fn format_day(d: Date) -> String {
 }
 
 /// Checks a batch, naming every bad entry.
-fn validate(batch: &UsageBatch) -> Result<Vec<(Uuid, Date, &'static str, i64)>, ApiError> {
+fn validate(batch: &UsageBatch) -> Result<Vec<(Uuid, Date, &'static str, i64)>, UsageError> {
     let mut errors = Vec::new();
     if batch.entries.len() > MAX_ENTRIES {
         errors.push(FieldError::new(
@@ -65,14 +77,30 @@ fn validate(batch: &UsageBatch) -> Result<Vec<(Uuid, Date, &'static str, i64)>, 
     if errors.is_empty() {
         Ok(rows)
     } else {
-        Err(ApiError::validation(errors))
+        Err(UsageError::Invalid(errors))
     }
 }
 
 /// Records a batch once: the batch id and the counts commit together, so a retried batch
 /// (same id) adds nothing.
-pub async fn record(db: &Db, batch: &UsageBatch) -> Result<UsageReceipt, ApiError> {
+pub async fn record(db: &Db, batch: &UsageBatch) -> Result<UsageReceipt, UsageError> {
     let rows = validate(batch)?;
+    let fresh = add(db, batch, &rows).await?;
+    if !fresh {
+        tracing::info!(batch.id = %batch.batch_id, service = %batch.service, "usage batch seen before; not counted again");
+    }
+    Ok(UsageReceipt {
+        batch_id: batch.batch_id,
+        duplicate: !fresh,
+    })
+}
+
+/// Claims the batch and adds its rows in one transaction; false when it was seen before.
+async fn add(
+    db: &Db,
+    batch: &UsageBatch,
+    rows: &[(Uuid, Date, &str, i64)],
+) -> Result<bool, StoreError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let fresh = usage::claim_batch(&tx, batch.batch_id, &batch.service, rows.len() as i32).await?;
@@ -84,13 +112,7 @@ pub async fn record(db: &Db, batch: &UsageBatch) -> Result<UsageReceipt, ApiErro
         usage::add(&tx, &tenants, &days, &metrics, &counts).await?;
     }
     tx.commit().await?;
-    if !fresh {
-        tracing::info!(batch.id = %batch.batch_id, service = %batch.service, "usage batch seen before; not counted again");
-    }
-    Ok(UsageReceipt {
-        batch_id: batch.batch_id,
-        duplicate: !fresh,
-    })
+    Ok(fresh)
 }
 
 /// Billing's own usage goes straight to its tables.

@@ -6,16 +6,40 @@
 //! final). The caller answers 2xx only after the commit, so Stripe retries anything that did
 //! not commit. Afterwards the tenant's cached tier is dropped, so every service sees the
 //! change at once.
+//!
+//! Nothing is parsed or stored before the raw body's `Stripe-Signature` is verified: a bad,
+//! stale or missing signature changes nothing.
 
 use domain::Tier;
-use platform::ApiError;
+use platform::Secret;
+use platform::db::{Db, GenericClient};
+use platform::quota::Quota;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::config::StripeConfig;
+use crate::repo::error::StoreError;
 use crate::repo::events;
 use crate::repo::subscriptions::{self as subs, NewState};
-use crate::startup::AppState;
-use crate::stripe::event::{Change, Event, SubscriptionState};
+use crate::stripe::event::{self, Change, Event, SubscriptionState};
+use crate::stripe::signature::{self, SignatureError};
+
+/// Why a delivery was refused or not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// No `STRIPE_WEBHOOK_SECRET`: nothing can be verified (503 `stripe_not_configured`).
+    #[error("webhooks are not configured on this deployment (STRIPE_WEBHOOK_SECRET)")]
+    NotConfigured,
+    /// The signature does not verify (400 `invalid_signature`).
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// A verified body that is no event we can read (400 `malformed_event`).
+    #[error("{0}")]
+    Malformed(String),
+    /// The database failed: nothing was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// What happened to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +50,20 @@ pub enum Outcome {
     Duplicate,
 }
 
-fn tier_of_price(state: &AppState, price: Option<&str>) -> Tier {
+/// A delivery that was applied, or acknowledged as seen before.
+#[derive(Debug)]
+pub struct Received {
+    /// The event.
+    pub event: Event,
+    /// What happened to it.
+    pub outcome: Outcome,
+    /// The tenant it changed.
+    pub tenant: Option<Uuid>,
+}
+
+fn tier_of_price(prices: &StripeConfig, price: Option<&str>) -> Tier {
     match price {
-        Some(p) => state.config.stripe.tier_of(p).unwrap_or_else(|| {
+        Some(p) => prices.tier_of(p).unwrap_or_else(|| {
             tracing::warn!(
                 price = p,
                 "a subscription has a price of no tier; treated as free"
@@ -46,9 +81,9 @@ fn time_of(unix: Option<i64>) -> Option<OffsetDateTime> {
 /// The owner of a subscription: the row's (never changes), else the metadata's, else the
 /// customer's.
 async fn owner(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl GenericClient,
     s: &SubscriptionState,
-) -> Result<Option<Uuid>, ApiError> {
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
     if let Some(row) = subs::get(tx, &s.id).await? {
         return Ok(Some(row.tenant_id));
     }
@@ -62,8 +97,12 @@ async fn owner(
 }
 
 /// Applies `event` in one transaction; returns the outcome and the tenant it changed.
-pub async fn apply(state: &AppState, event: &Event) -> Result<(Outcome, Option<Uuid>), ApiError> {
-    let mut client = state.core.db.get().await?;
+async fn apply(
+    db: &Db,
+    prices: &StripeConfig,
+    event: &Event,
+) -> Result<(Outcome, Option<Uuid>), StoreError> {
+    let mut client = db.get().await?;
     let tx = client.transaction().await?;
     if !events::claim(&tx, &event.id, &event.kind, event.created).await? {
         return Ok((Outcome::Duplicate, None));
@@ -94,7 +133,7 @@ pub async fn apply(state: &AppState, event: &Event) -> Result<(Outcome, Option<U
                             customer_id: customer.as_deref(),
                             price_id: price.as_deref(),
                             item_id: None,
-                            tier: tier_of_price(state, price.as_deref()),
+                            tier: tier_of_price(prices, price.as_deref()),
                             status: "active",
                             current_period_end: None,
                             cancel_at_period_end: false,
@@ -123,7 +162,7 @@ pub async fn apply(state: &AppState, event: &Event) -> Result<(Outcome, Option<U
                         customer_id: s.customer.as_deref(),
                         price_id: s.price.as_deref(),
                         item_id: s.item.as_deref(),
-                        tier: tier_of_price(state, s.price.as_deref()),
+                        tier: tier_of_price(prices, s.price.as_deref()),
                         status: &s.status,
                         current_period_end: time_of(s.current_period_end),
                         cancel_at_period_end: s.cancel_at_period_end,
@@ -163,8 +202,54 @@ pub async fn apply(state: &AppState, event: &Event) -> Result<(Outcome, Option<U
         events::set_tenant(&tx, &event.id, t).await?;
     }
     tx.commit().await?;
-    if let Some(t) = tenant {
-        state.core.quota.invalidate(t).await;
-    }
     Ok((Outcome::Applied, tenant))
+}
+
+/// Receives Stripe's events: what it needs of the database, the quota's tier cache and the
+/// Stripe settings (the webhook secret, the price list).
+#[derive(Debug)]
+pub struct StripeEvents {
+    db: Db,
+    quota: Quota,
+    stripe: StripeConfig,
+}
+
+impl StripeEvents {
+    /// Events applied to `db`, dropping tiers cached by `quota`, under `stripe`'s settings.
+    pub fn new(db: Db, quota: Quota, stripe: StripeConfig) -> Self {
+        Self { db, quota, stripe }
+    }
+
+    /// The webhook secret; refused when none is configured (checked before the body is read).
+    pub fn secret(&self) -> Result<&Secret<String>, EventError> {
+        self.stripe
+            .webhook_secret
+            .as_ref()
+            .ok_or(EventError::NotConfigured)
+    }
+
+    /// Verifies `body` against its `Stripe-Signature` header at `now` (unix seconds), reads
+    /// the event and applies it; then drops the changed tenant's cached tier.
+    pub async fn receive(
+        &self,
+        body: &[u8],
+        signature_header: &str,
+        now: i64,
+    ) -> Result<Received, EventError> {
+        let secret = self.secret()?;
+        if let Err(e) = signature::verify(body, signature_header, secret.expose(), now) {
+            tracing::warn!(reason = %e, "stripe webhook refused");
+            return Err(e.into());
+        }
+        let event = event::parse(body).map_err(EventError::Malformed)?;
+        let (outcome, tenant) = apply(&self.db, &self.stripe, &event).await?;
+        if let Some(t) = tenant {
+            self.quota.invalidate(t).await;
+        }
+        Ok(Received {
+            event,
+            outcome,
+            tenant,
+        })
+    }
 }

@@ -1,7 +1,7 @@
 //! A tenant's billing: checkout, upgrade, subscription, usage.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use platform::ApiResult;
 use platform::auth::scopes::{BillingRead, BillingWrite};
 use platform::auth::{RequireScope, TenantId};
@@ -10,9 +10,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::checkout::{self, TierInput, Upgrade};
+use crate::checkout::{Checkout, TierInput, Upgrade};
 use crate::repo::{subscriptions as subs, usage as repo};
-use crate::startup::State;
+use crate::routes::state::State;
 use crate::usage::format_day;
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -21,13 +21,13 @@ fn rfc3339(t: OffsetDateTime) -> String {
 
 /// `POST /api/v1/billing/checkout`: a Checkout Session URL for an upgrade.
 pub async fn checkout(
-    state: State,
+    checkout: web::Data<Checkout>,
     _auth: RequireScope<BillingWrite>,
     TenantId(tenant): TenantId,
     Json(input): Json<TierInput>,
 ) -> ApiResult<HttpResponse> {
     let tier = input.parse()?;
-    let s = checkout::checkout(&state, tenant, tier).await?;
+    let s = checkout.checkout(tenant, tier).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({"id": s.id, "url": s.url, "tier": tier})))
@@ -35,13 +35,13 @@ pub async fn checkout(
 
 /// `POST /api/v1/billing/upgrade`: upgrade only; a downgrade or the same tier is 409.
 pub async fn upgrade(
-    state: State,
+    checkout: web::Data<Checkout>,
     _auth: RequireScope<BillingWrite>,
     TenantId(tenant): TenantId,
     Json(input): Json<TierInput>,
 ) -> ApiResult<HttpResponse> {
     let tier = input.parse()?;
-    Ok(match checkout::upgrade(&state, tenant, tier).await? {
+    Ok(match checkout.upgrade(tenant, tier).await? {
         Upgrade::Checkout(s) => HttpResponse::Created()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({"status": "checkout_required", "tier": tier,

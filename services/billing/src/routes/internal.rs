@@ -10,7 +10,7 @@ use platform::extract::Json;
 use uuid::Uuid;
 
 use crate::repo::subscriptions;
-use crate::startup::State;
+use crate::routes::state::State;
 use crate::usage;
 
 /// `POST /internal/v1/usage`: records a batch once (the batch id makes retries harmless).

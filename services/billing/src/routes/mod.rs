@@ -3,20 +3,24 @@
 
 mod account;
 mod internal;
+mod problems;
+pub mod state;
 mod tiers;
 mod webhooks;
 
 use actix_web::web;
 use platform::auth::AuthContext;
 
-use crate::startup::State;
+use self::state::State;
 
 /// Registers every route (none when `BILLING_ENABLED=false`: everything answers 404).
 pub fn configure(cfg: &mut web::ServiceConfig, state: State, auth: web::Data<AuthContext>) {
     if !state.config.enabled() {
         return;
     }
-    cfg.app_data(state)
+    cfg.app_data(state.checkout.clone())
+        .app_data(state.events.clone())
+        .app_data(state)
         .app_data(auth)
         .route("/api/v1/billing/tiers", web::get().to(tiers::list))
         .route(

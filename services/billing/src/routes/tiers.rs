@@ -5,7 +5,7 @@ use actix_web::http::header;
 use domain::TIERS;
 use serde_json::json;
 
-use crate::startup::State;
+use crate::routes::state::State;
 
 /// `GET /api/v1/billing/tiers`.
 pub async fn list(state: State) -> HttpResponse {

@@ -4,31 +4,24 @@
 //! is parsed or stored: a bad, stale or missing signature is 400 and nothing is written.
 //! 200 only after the event's transaction committed; any failure is a 5xx so Stripe retries.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform::ApiResult;
 use platform::errors::ApiError;
 use serde_json::json;
 
-use crate::startup::State;
-use crate::stripe::{event, signature};
-use crate::webhooks::{self, Outcome};
+use crate::webhooks::{Outcome, StripeEvents};
 
 /// Largest accepted event (Stripe's events are far smaller).
 const MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// `POST /api/v1/billing/webhooks/stripe`.
 pub async fn stripe(
-    state: State,
+    events: web::Data<StripeEvents>,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let secret = state.config.stripe.webhook_secret.as_ref().ok_or_else(|| {
-        ApiError::unavailable(
-            "stripe_not_configured",
-            "webhooks are not configured on this deployment (STRIPE_WEBHOOK_SECRET)",
-            60,
-        )
-    })?;
+    events.secret()?;
     let header = req
         .headers()
         .get("stripe-signature")
@@ -36,22 +29,18 @@ pub async fn stripe(
         .unwrap_or("");
     let body = read(&mut payload).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if let Err(e) = signature::verify(&body, header, secret.expose(), now) {
-        tracing::warn!(reason = %e, "stripe webhook refused");
-        return Err(ApiError::bad_request("invalid_signature", e.to_string()));
-    }
-    let event = event::parse(&body).map_err(|e| ApiError::bad_request("malformed_event", e))?;
-    let (outcome, tenant) = webhooks::apply(&state, &event).await?;
+    let received = events.receive(&body, header, now).await?;
+    let duplicate = received.outcome == Outcome::Duplicate;
     tracing::info!(
-        event.id = %event.id,
-        event.kind = %event.kind,
-        tenant.id = tenant.map(|t| t.to_string()).unwrap_or_default(),
-        duplicate = outcome == Outcome::Duplicate,
+        event.id = %received.event.id,
+        event.kind = %received.event.kind,
+        tenant.id = received.tenant.map(|t| t.to_string()).unwrap_or_default(),
+        duplicate,
         "stripe event"
     );
     Ok(HttpResponse::Ok().json(json!({
         "received": true,
-        "duplicate": outcome == Outcome::Duplicate,
+        "duplicate": duplicate,
     })))
 }
 
@@ -64,7 +53,7 @@ async fn read(payload: &mut web::Payload) -> Result<web::Bytes, ApiError> {
         })?;
         if buf.len() + chunk.len() > MAX_EVENT_BYTES {
             return Err(ApiError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("request body exceeds {MAX_EVENT_BYTES} bytes"),
             ));

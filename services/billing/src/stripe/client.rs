@@ -6,8 +6,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
-use platform::ApiError;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::subscription::{
     UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
@@ -59,12 +57,26 @@ impl std::fmt::Debug for StripeClient {
     }
 }
 
-fn not_configured() -> ApiError {
-    ApiError::unavailable(
-        "stripe_not_configured",
-        "payments are not configured on this deployment (STRIPE_SECRET_KEY)",
-        60,
-    )
+/// Why a call to Stripe failed. Nothing of the request (and so never the secret key) is in
+/// what a client is told; the details are in the source, for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// No `STRIPE_SECRET_KEY`: payments are off on this deployment.
+    #[error("payments are not configured on this deployment (STRIPE_SECRET_KEY)")]
+    NotConfigured,
+    /// Stripe answered with an error.
+    #[error("the payment provider refused the request")]
+    Refused(#[source] anyhow::Error),
+    /// Stripe could not be reached, or did not answer in time.
+    #[error("the payment provider could not be reached; try again")]
+    Unreachable(#[source] anyhow::Error),
+    /// An answer that is not Stripe's shape: an error body that is no Stripe error, a
+    /// success body that does not decode, or one without what we need.
+    #[error("the payment provider's answer could not be read")]
+    Unreadable(#[source] anyhow::Error),
+    /// The call could not be made (a bad idempotency key, the client's configuration).
+    #[error("the payment provider could not be called")]
+    Internal(#[source] anyhow::Error),
 }
 
 /// The base URL as async-stripe wants it: it appends `v1/...` to it, so it must end in `/`.
@@ -79,41 +91,29 @@ fn api_base(config: &StripeConfig) -> String {
 
 /// Sends the call once with a fresh idempotency key, so that a retry by Stripe's side of the
 /// network never doubles it and nothing here retries behind the caller's back.
-fn once() -> Result<RequestStrategy, ApiError> {
+fn once() -> Result<RequestStrategy, ProviderError> {
     IdempotencyKey::new(Uuid::new_v4().to_string())
         .map(RequestStrategy::Idempotent)
-        .map_err(ApiError::internal)
+        .map_err(|e| ProviderError::Internal(e.into()))
 }
 
-/// Maps async-stripe's errors to ours. Nothing of the request (and so never the secret key)
-/// goes into the answer; the details go to the log through the source.
-fn provider_error(what: &str, e: StripeError) -> ApiError {
+/// Sorts async-stripe's errors; what went wrong goes into the source.
+fn provider_error(what: &str, e: StripeError) -> ProviderError {
     match e {
-        StripeError::Stripe(err, status) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "payment_provider_error",
-            "the payment provider refused the request",
-        )
-        .with_source(anyhow::anyhow!(
+        StripeError::Stripe(err, status) => ProviderError::Refused(anyhow::anyhow!(
             "Stripe {what} answered {status}: {} ({})",
             err.message.as_deref().unwrap_or_default(),
             err.type_.as_str()
         )),
-        StripeError::ClientError(_) | StripeError::Timeout => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "payment_provider_unavailable",
-            "the payment provider could not be reached; try again",
-        )
-        .with_source(anyhow::anyhow!("Stripe {what}: {e}")),
-        // An answer that is not Stripe's shape: an error body that is no Stripe error, or a
-        // success body that does not decode.
-        StripeError::JSONDeserialize(_) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "payment_provider_error",
-            "the payment provider's answer could not be read",
-        )
-        .with_source(anyhow::anyhow!("Stripe {what}: {e}")),
-        StripeError::ConfigError(_) => ApiError::internal(anyhow::anyhow!("Stripe {what}: {e}")),
+        StripeError::ClientError(_) | StripeError::Timeout => {
+            ProviderError::Unreachable(anyhow::anyhow!("Stripe {what}: {e}"))
+        }
+        StripeError::JSONDeserialize(_) => {
+            ProviderError::Unreadable(anyhow::anyhow!("Stripe {what}: {e}"))
+        }
+        StripeError::ConfigError(_) => {
+            ProviderError::Internal(anyhow::anyhow!("Stripe {what}: {e}"))
+        }
     }
 }
 
@@ -143,8 +143,8 @@ impl StripeClient {
         })
     }
 
-    fn api(&self) -> Result<&stripe::Client, ApiError> {
-        self.api.as_ref().ok_or_else(not_configured)
+    fn api(&self) -> Result<&stripe::Client, ProviderError> {
+        self.api.as_ref().ok_or(ProviderError::NotConfigured)
     }
 
     /// `POST /v1/checkout/sessions` for a subscription to `req.price`. The tenant travels in
@@ -152,7 +152,7 @@ impl StripeClient {
     pub async fn create_checkout_session(
         &self,
         req: &CheckoutRequest<'_>,
-    ) -> Result<CheckoutSession, ApiError> {
+    ) -> Result<CheckoutSession, ProviderError> {
         let api = self.api()?;
         let tenant = req.tenant.to_string();
         let metadata = |with_price: bool| {
@@ -189,12 +189,7 @@ impl StripeClient {
             .map_err(|e| provider_error("POST /v1/checkout/sessions", e))?;
         let id = session.id.as_str().to_owned();
         let url = session.url.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "payment_provider_error",
-                "the payment provider's answer could not be read",
-            )
-            .with_source(anyhow::anyhow!("Checkout Session {id} came without a url"))
+            ProviderError::Unreadable(anyhow::anyhow!("Checkout Session {id} came without a url"))
         })?;
         Ok(CheckoutSession { id, url })
     }
@@ -205,7 +200,7 @@ impl StripeClient {
         subscription: &str,
         item: &str,
         price: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ProviderError> {
         let api = self.api()?;
         let mut change = UpdateSubscriptionItems::new();
         change.id = Some(item.to_owned());

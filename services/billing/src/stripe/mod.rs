@@ -4,4 +4,4 @@ pub mod client;
 pub mod event;
 pub mod signature;
 
-pub use client::{CheckoutRequest, StripeClient};
+pub use client::{CheckoutRequest, CheckoutSession, ProviderError, StripeClient};
