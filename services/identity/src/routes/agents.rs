@@ -8,10 +8,11 @@ use platform::auth::scopes::{AgentsRead, AgentsWrite};
 use platform::auth::{RequireScope, TenantId};
 use platform::errors::ApiError;
 use platform::extract::{Json, Query};
+use platform::pagination::{Limit, Page, cursor_param};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::support::{actor, decode_cursor, encode_cursor, path_id};
+use super::support::{actor, path_id, query_value};
 use crate::agents::view::to_json;
 use crate::agents::{Agents, Transition};
 use crate::repo::agents::ListFilter;
@@ -41,18 +42,6 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
-fn check<T: std::str::FromStr<Err = String>>(
-    field: &str,
-    v: &Option<String>,
-) -> Result<Option<T>, ApiError> {
-    v.as_deref()
-        .map(|s| {
-            s.parse::<T>()
-                .map_err(|e| ApiError::invalid_query(field, e))
-        })
-        .transpose()
-}
-
 /// `GET /api/v1/agents`: filters and keyset pagination in creation order.
 pub async fn list(
     agents: web::Data<Agents>,
@@ -60,10 +49,7 @@ pub async fn list(
     TenantId(tenant): TenantId,
     Query(q): Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = i64::from(q.limit.unwrap_or(20));
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "must be from 1 to 100"));
-    }
+    let limit = Limit::parse(q.limit)?;
     let tag = match &q.tag {
         Some(t) if t.is_empty() || t.len() > 64 => {
             return Err(ApiError::invalid_query("tag", "must be 1 to 64 characters"));
@@ -71,29 +57,19 @@ pub async fn list(
         other => other.as_ref().map(|t| t.to_ascii_lowercase()),
     };
     let filter = ListFilter {
-        status: check::<AgentStatus>("status", &q.status)?,
-        agent_type: check::<AgentType>("agent_type", &q.agent_type)?,
-        deployment_env: check::<DeploymentEnv>("deployment_env", &q.deployment_env)?,
+        status: query_value::<AgentStatus>("status", q.status.as_deref())?,
+        agent_type: query_value::<AgentType>("agent_type", q.agent_type.as_deref())?,
+        deployment_env: query_value::<DeploymentEnv>(
+            "deployment_env",
+            q.deployment_env.as_deref(),
+        )?,
         tag,
-        after: match &q.cursor {
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-                ApiError::invalid_query("cursor", "is not a cursor this API returned")
-            })?),
-            None => None,
-        },
+        after: cursor_param(q.cursor.as_deref())?,
     };
-    let mut rows = agents.list(tenant, &filter, limit + 1).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(r.created_at, r.id))
-    } else {
-        None
-    };
-    let data: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| to_json(agents.public_url(), r))
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"data": data, "next_cursor": next})))
+    let rows = agents.list(tenant, &filter, limit.fetch()).await?;
+    let page = Page::from_rows(rows, limit, |r| (r.created_at, r.id))
+        .map(|r| to_json(agents.public_url(), &r));
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// `GET /api/v1/agents/{id}`.

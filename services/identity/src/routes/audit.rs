@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use platform::auth::scopes::AuditRead;
 use platform::auth::{RequireScope, TenantId};
 use platform::extract::Query;
+use platform::pagination::{self, Limit, Page};
 use platform::{ApiError, ApiResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::support::path_id;
+use super::support::{path_id, query_value};
 use crate::audit::checkpoint;
 use crate::audit::event::{ChainedEvent, format_time};
 use crate::audit::log::AuditLog;
@@ -55,11 +56,8 @@ fn time_param(field: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, Ap
 }
 
 impl ListParams {
-    fn filter(&self) -> Result<(EventFilter, i64), ApiError> {
-        let limit = i64::from(self.limit.unwrap_or(50));
-        if !(1..=200).contains(&limit) {
-            return Err(ApiError::invalid_query("limit", "must be from 1 to 200"));
-        }
+    fn filter(&self) -> Result<(EventFilter, Limit), ApiError> {
+        let limit = Limit::within(self.limit, 50, 200)?;
         let action = match self.action.as_deref() {
             Some(a) if a.is_empty() || a.len() > 64 => {
                 return Err(ApiError::invalid_query(
@@ -69,14 +67,7 @@ impl ListParams {
             }
             other => other.map(str::to_owned),
         };
-        let outcome = self
-            .outcome
-            .as_deref()
-            .map(|o| {
-                o.parse()
-                    .map_err(|e: String| ApiError::invalid_query("outcome", e))
-            })
-            .transpose()?;
+        let outcome = query_value("outcome", self.outcome.as_deref())?;
         let agent_id = self
             .agent_id
             .as_deref()
@@ -92,13 +83,17 @@ impl ListParams {
         {
             return Err(ApiError::invalid_query("to", "must be later than from"));
         }
+        // A chain position; the plain numbers issued as cursors before are still read.
         let before_seq = self
             .cursor
             .as_deref()
             .map(|c| {
-                c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ApiError::invalid_query("cursor", "is not a cursor this API returned")
-                })
+                pagination::decode::<i64>(c)
+                    .or_else(|| c.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        ApiError::invalid_query("cursor", "is not a cursor this API returned")
+                    })
             })
             .transpose()?;
         Ok((
@@ -123,15 +118,9 @@ pub async fn list(
     Query(q): Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let (filter, limit) = q.filter()?;
-    let mut rows = log.list(tenant, &filter, limit + 1).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|e| e.chain_seq.to_string())
-    } else {
-        None
-    };
-    let data: Vec<Value> = rows.iter().map(event_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data, "next_cursor": next})))
+    let rows = log.list(tenant, &filter, limit.fetch()).await?;
+    let page = Page::from_rows(rows, limit, |e| e.chain_seq).map(|e| event_json(&e));
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// `GET /api/v1/audit/{id}`.
@@ -172,11 +161,8 @@ pub async fn checkpoints(
     TenantId(tenant): TenantId,
     Query(q): Query<CheckpointParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = i64::from(q.limit.unwrap_or(20));
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "must be from 1 to 100"));
-    }
-    let rows = log.checkpoints(tenant, limit).await?;
+    let limit = Limit::parse(q.limit)?;
+    let rows = log.checkpoints(tenant, i64::from(limit.get())).await?;
     let data: Vec<Value> = rows
         .iter()
         .map(|cp| {
@@ -194,4 +180,31 @@ pub async fn checkpoints(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(c: &str) -> Result<Option<i64>, ApiError> {
+        let q = ListParams {
+            action: None,
+            agent_id: None,
+            outcome: None,
+            from: None,
+            to: None,
+            cursor: Some(c.to_owned()),
+            limit: None,
+        };
+        q.filter().map(|(f, _)| f.before_seq)
+    }
+
+    #[test]
+    fn cursors_are_platform_cursors_or_the_plain_positions_issued_before() {
+        assert_eq!(cursor(&pagination::encode(&42_i64)).unwrap(), Some(42));
+        assert_eq!(cursor("42").unwrap(), Some(42));
+        for bad in ["-4", "0", &pagination::encode(&0_i64), "nonsense"] {
+            assert_eq!(cursor(bad).unwrap_err().code(), "invalid_query", "{bad}");
+        }
+    }
 }

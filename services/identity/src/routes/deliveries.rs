@@ -5,12 +5,13 @@ use actix_web::{HttpResponse, web};
 use platform::auth::scopes::{WebhooksRead, WebhooksWrite};
 use platform::auth::{RequireScope, TenantId};
 use platform::extract::Query;
+use platform::pagination::{Limit, Page, cursor_param};
 use platform::{ApiError, ApiResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::support::{decode_cursor, encode_cursor, path_id};
+use super::support::{path_id, query_value};
 use crate::audit::event::format_time;
 use crate::repo::deliveries::DeliveryRow;
 use crate::webhooks::subscriptions::Subscriptions;
@@ -55,39 +56,15 @@ pub async fn list(
     path: web::Path<String>,
     Query(q): Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = i64::from(q.limit.unwrap_or(50));
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid_query("limit", "must be from 1 to 200"));
-    }
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            s.parse()
-                .map_err(|e: String| ApiError::invalid_query("status", e))
-        })
-        .transpose()?;
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            decode_cursor(c).ok_or_else(|| {
-                ApiError::invalid_query("cursor", "is not a cursor this API returned")
-            })
-        })
-        .transpose()?;
+    let limit = Limit::within(q.limit, 50, 200)?;
+    let status = query_value("status", q.status.as_deref())?;
+    let before = cursor_param(q.cursor.as_deref())?;
     let webhook = path_id(&path, "webhook")?;
-    let mut rows = subs
-        .deliveries(tenant, webhook, status, before, limit + 1)
+    let rows = subs
+        .deliveries(tenant, webhook, status, before, limit.fetch())
         .await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|d| encode_cursor(d.created_at, d.id))
-    } else {
-        None
-    };
-    let data: Vec<Value> = rows.iter().map(to_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data, "next_cursor": next})))
+    let page = Page::from_rows(rows, limit, |d| (d.created_at, d.id)).map(|d| to_json(&d));
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// `GET /api/v1/webhooks/{id}/deliveries/{delivery}`: with every attempt.

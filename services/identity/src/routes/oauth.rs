@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::tokens::introspection::Introspection;
-use crate::tokens::request::{ManagementRequest, TokenRequest};
+use crate::tokens::request::{ManagementRequest, RawRequest, TokenRequest};
 use crate::tokens::service::TokenService;
 
 #[derive(Serialize)]
@@ -36,18 +36,23 @@ fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// What the token rules read of the request.
+fn raw<'a>(req: &'a HttpRequest, body: &'a [u8]) -> RawRequest<'a> {
+    RawRequest {
+        content_type: header_str(req, header::CONTENT_TYPE),
+        authorization: header_str(req, header::AUTHORIZATION),
+        body,
+        ip: request_ip(req),
+    }
+}
+
 /// `POST /oauth2/token`.
 pub async fn token(
     req: HttpRequest,
     body: web::Bytes,
     tokens: web::Data<TokenService>,
 ) -> ApiResult<HttpResponse> {
-    let request = TokenRequest::parse(
-        header_str(&req, header::CONTENT_TYPE),
-        header_str(&req, header::AUTHORIZATION),
-        &body,
-        request_ip(&req),
-    )?;
+    let request = TokenRequest::parse(raw(&req, &body))?;
     let g = tokens.token(&request).await?;
     Ok(no_store(HttpResponse::Ok().json(TokenResponse {
         access_token: &g.issued.token,
@@ -57,15 +62,6 @@ pub async fn token(
     })))
 }
 
-fn management_request(req: &HttpRequest, body: &[u8]) -> ApiResult<ManagementRequest> {
-    Ok(ManagementRequest::parse(
-        header_str(req, header::CONTENT_TYPE),
-        header_str(req, header::AUTHORIZATION),
-        body,
-        request_ip(req),
-    )?)
-}
-
 /// `POST /oauth2/introspect`: `{"active": false}` for anything invalid, expired, revoked or
 /// belonging to another tenant.
 pub async fn introspect(
@@ -73,7 +69,7 @@ pub async fn introspect(
     body: web::Bytes,
     introspection: web::Data<Introspection>,
 ) -> ApiResult<HttpResponse> {
-    let request = management_request(&req, &body)?;
+    let request = ManagementRequest::parse(raw(&req, &body))?;
     let Some(claims) = introspection.introspect(&request).await? else {
         return Ok(no_store(HttpResponse::Ok().json(json!({"active": false}))));
     };
@@ -99,7 +95,7 @@ pub async fn revoke(
     body: web::Bytes,
     introspection: web::Data<Introspection>,
 ) -> ApiResult<HttpResponse> {
-    let request = management_request(&req, &body)?;
+    let request = ManagementRequest::parse(raw(&req, &body))?;
     introspection.revoke(&request).await?;
     Ok(no_store(HttpResponse::Ok().finish()))
 }

@@ -7,6 +7,20 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 
+/// What a route hands over of an HTTP request: two headers (absent when missing or not
+/// text), the body and the client's address.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRequest<'a> {
+    /// `Content-Type`.
+    pub content_type: Option<&'a str>,
+    /// `Authorization`.
+    pub authorization: Option<&'a str>,
+    /// The body.
+    pub body: &'a [u8],
+    /// The client's address.
+    pub ip: Option<IpAddr>,
+}
+
 /// Why a request could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -188,23 +202,18 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
-    /// Reads a token request from its `Content-Type` and `Authorization` headers and body.
-    /// Problems are reported in this order: the body, the grant type, client authentication.
-    pub fn parse(
-        content_type: Option<&str>,
-        authorization: Option<&str>,
-        body: &[u8],
-        ip: Option<IpAddr>,
-    ) -> Result<Self, RequestError> {
-        let mut p = Params::parse(content_type, body)?;
+    /// Reads a token request. Problems are reported in this order: the body, the grant
+    /// type, client authentication.
+    pub fn parse(raw: RawRequest<'_>) -> Result<Self, RequestError> {
+        let mut p = Params::parse(raw.content_type, raw.body)?;
         let grant = Grant::parse(p.grant_type.as_deref())?;
-        let credentials = ClientCredentials::parse(authorization, &mut p)?;
+        let credentials = ClientCredentials::parse(raw.authorization, &mut p)?;
         Ok(Self {
             credentials,
             grant,
             scope: p.scope,
             audience: Audience::from_params(p.audience, p.resource),
-            ip,
+            ip: raw.ip,
         })
     }
 }
@@ -230,27 +239,23 @@ pub struct ManagementRequest {
 }
 
 impl ManagementRequest {
-    /// Reads an introspection or revocation request from its `Content-Type` and
-    /// `Authorization` headers and body.
-    pub fn parse(
-        content_type: Option<&str>,
-        authorization: Option<&str>,
-        body: &[u8],
-        ip: Option<IpAddr>,
-    ) -> Result<Self, RequestError> {
-        let mut p = Params::parse(content_type, body)?;
-        let bearer = authorization
+    /// Reads an introspection or revocation request: the body, then the caller's
+    /// authentication (a bearer token, or client credentials).
+    pub fn parse(raw: RawRequest<'_>) -> Result<Self, RequestError> {
+        let mut p = Params::parse(raw.content_type, raw.body)?;
+        let bearer = raw
+            .authorization
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim().to_owned());
         let caller = match bearer {
             Some(token) => Caller::Bearer(token),
-            None => Caller::Client(ClientCredentials::parse(authorization, &mut p)?),
+            None => Caller::Client(ClientCredentials::parse(raw.authorization, &mut p)?),
         };
         Ok(Self {
             caller,
             token: p.token,
-            ip,
+            ip: raw.ip,
         })
     }
 }
@@ -261,14 +266,26 @@ mod tests {
 
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
+    fn token_request(
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<TokenRequest, RequestError> {
+        TokenRequest::parse(RawRequest {
+            content_type,
+            authorization,
+            body,
+            ip: None,
+        })
+    }
+
     #[test]
     fn basic_credentials_are_form_decoded() {
         let raw = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret+x");
-        let r = TokenRequest::parse(
+        let r = token_request(
             FORM,
             Some(&format!("Basic {raw}")),
             b"grant_type=client_credentials",
-            None,
         )
         .unwrap();
         assert_eq!(r.credentials.client_id, "my id");
@@ -302,15 +319,15 @@ mod tests {
     #[test]
     fn the_body_is_checked_before_the_grant_and_the_grant_before_the_client() {
         assert!(matches!(
-            TokenRequest::parse(None, None, b"grant_type=password", None),
+            token_request(None, None, b"grant_type=password"),
             Err(RequestError::Invalid(_))
         ));
         assert_eq!(
-            TokenRequest::parse(FORM, None, b"grant_type=password", None).unwrap_err(),
+            token_request(FORM, None, b"grant_type=password").unwrap_err(),
             RequestError::UnsupportedGrantType("password".into())
         );
         assert_eq!(
-            TokenRequest::parse(FORM, None, b"grant_type=client_credentials", None).unwrap_err(),
+            token_request(FORM, None, b"grant_type=client_credentials").unwrap_err(),
             RequestError::InvalidClient
         );
     }
