@@ -111,14 +111,30 @@ impl Authenticated {
     }
 }
 
+/// The future of an extractor.
+type Extraction<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// An extractor's future: `run` with the request's shared state and the request (created
+/// now, run when polled).
+fn extraction<T, Fut>(
+    req: &HttpRequest,
+    shared: Rc<Shared>,
+    run: impl FnOnce(Rc<Shared>, HttpRequest) -> Fut,
+) -> Extraction<T>
+where
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    Box::pin(run(shared, req.clone()))
+}
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let shared = Shared::of(req);
-        let req = req.clone();
-        Box::pin(async move { shared.authenticate_unscoped(&req).await })
+        extraction(req, Shared::of(req), |shared, req| async move {
+            shared.authenticate_unscoped(&req).await
+        })
     }
 }
 
@@ -148,13 +164,12 @@ fn insufficient_scope(scope: Scope) -> ApiError {
 
 impl<S: ScopeMarker> FromRequest for RequireScope<S> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let shared = Shared::of(req);
         shared.scope_checks.set(shared.scope_checks.get() + 1);
-        let req = req.clone();
-        Box::pin(async move {
+        extraction(req, shared, |shared, req| async move {
             let Authenticated(claims) = shared.authenticate(&req).await?;
             if !claims.has_scope(S::SCOPE) {
                 return Err(insufficient_scope(S::SCOPE));
@@ -175,12 +190,10 @@ pub struct TenantId(pub Uuid);
 
 impl FromRequest for TenantId {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extraction<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let shared = Shared::of(req);
-        let req = req.clone();
-        Box::pin(async move {
+        extraction(req, Shared::of(req), |shared, req| async move {
             let Authenticated(claims) = shared.authenticate_unscoped(&req).await?;
             claims.tenant_id.map(TenantId).ok_or_else(|| {
                 ApiError::forbidden("tenant_required", "this operation needs a tenant's token")

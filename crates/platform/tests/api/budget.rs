@@ -48,6 +48,15 @@ async fn spent(app: &TestApp<State>, tenant: Uuid, so_far: &mut Spent) -> Spent 
     }
 }
 
+/// The test application, ready to verify tokens, and a tenant on the pro tier.
+async fn with_tenant(env: &TestEnv, overrides: &[(&str, &str)]) -> (TestApp<State>, Uuid) {
+    let app = spawn(env, overrides).await;
+    revocations_loaded(&app).await;
+    let tenant = Uuid::new_v4();
+    set(&app, &app.core.quota.tier_key(tenant), "pro").await;
+    (app, tenant)
+}
+
 fn spent_n(n: u64) -> Spent {
     Spent {
         rate: n,
@@ -59,10 +68,7 @@ fn spent_n(n: u64) -> Spent {
 #[tokio::test]
 async fn a_token_without_the_scope_costs_its_tenant_nothing() {
     let env = TestEnv::new().await.unwrap();
-    let app = spawn(&env, &[]).await;
-    revocations_loaded(&app).await;
-    let tenant = Uuid::new_v4();
-    set(&app, &app.core.quota.tier_key(tenant), "pro").await;
+    let (app, tenant) = with_tenant(&env, &[]).await;
     let mut so_far = Spent::default();
 
     // Refused for a missing scope, whichever of several scope checks fails.
@@ -102,17 +108,11 @@ async fn a_token_without_the_scope_costs_its_tenant_nothing() {
 #[tokio::test]
 async fn a_refused_token_costs_nothing_and_the_tenant_limit_still_applies() {
     let env = TestEnv::new().await.unwrap();
-    let app = spawn(
-        &env,
-        &[
-            ("RATE_LIMIT_TENANT_MAX", "2"),
-            ("TIER_ENFORCEMENT", "false"),
-        ],
-    )
-    .await;
-    revocations_loaded(&app).await;
-    let tenant = Uuid::new_v4();
-    set(&app, &app.core.quota.tier_key(tenant), "pro").await;
+    let limits = [
+        ("RATE_LIMIT_TENANT_MAX", "2"),
+        ("TIER_ENFORCEMENT", "false"),
+    ];
+    let (app, tenant) = with_tenant(&env, &limits).await;
     let mut so_far = Spent::default();
 
     let res = app.client.get_auth("/api/v1/scoped", "not-a-token").await;
