@@ -225,13 +225,3 @@ impl Config {
         self.common.public_base()
     }
 }
-
-impl platform::config::ServiceConfig for Config {
-    fn from_env(env: &Env) -> Result<Self, ConfigErrors> {
-        Config::from_env(env)
-    }
-
-    fn common(&self) -> &CommonConfig {
-        &self.common
-    }
-}
