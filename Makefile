@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run up down status test lint fmt ci smoke build release migrate bench-ratelimit
+.PHONY: help run up down status test lint guard fmt ci smoke build release migrate bench-ratelimit
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -26,13 +26,16 @@ lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+guard: ## the workspace's shape: no import cycles, layers, file sizes, dependencies, licences, rustdoc
+	scripts/guard.sh
+
 fmt: ## format the code
 	cargo fmt --all
 
 smoke: ## bring the stack up (debug build), check every service through the ingress, stop it
 	scripts/smoke.sh
 
-ci: lint test smoke ## what .ci/run runs
+ci: lint guard test smoke ## what .ci/run runs
 
 build: ## debug build of everything
 	cargo build --workspace
