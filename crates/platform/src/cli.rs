@@ -26,8 +26,7 @@ pub enum Command {
 
 /// What a service binary provides to [`run`].
 ///
-/// A service whose configuration implements [`ServiceConfig`](crate::config::ServiceConfig)
-/// writes its impl with [`service_main!`](crate::service_main), stating only its
+/// A service writes its impl with [`service_main!`](crate::service_main), stating only its
 /// configuration, state, migrations and build function; a hand-written impl works as well.
 pub trait ServiceMain {
     /// The service's configuration.

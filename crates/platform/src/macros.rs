@@ -1,22 +1,14 @@
 //! The two macros that make a service's hook into the shared binary a few lines:
 //! [`service_main!`](crate::service_main) and [`embed_migrations!`](crate::embed_migrations).
 //!
-//! A service states only what differs: its configuration type (which implements
-//! [`ServiceConfig`](crate::config::ServiceConfig)), its state, its migrations and its build
-//! function. In `src/migrations.rs`:
+//! A service states only what differs: its configuration type, its state, its migrations
+//! and its build function. The configuration type has an inherent
+//! `from_env(&Env) -> Result<Self, ConfigErrors>` and a `common: CommonConfig` field, as
+//! every service's has. In `src/migrations.rs`:
 //!
 //! ```ignore
 //! //! This service's schema migrations, embedded at build time.
 //! platform::embed_migrations!("../../migrations/billing");
-//! ```
-//!
-//! In `src/config.rs`:
-//!
-//! ```ignore
-//! impl platform::config::ServiceConfig for Config {
-//!     fn from_env(env: &Env) -> Result<Self, ConfigErrors> { Config::from_env(env) }
-//!     fn common(&self) -> &CommonConfig { &self.common }
-//! }
 //! ```
 //!
 //! And in `src/lib.rs`:
@@ -31,8 +23,8 @@
 //! `main.rs` then calls `platform::cli::run::<Service>(command)` as before.
 
 /// Defines a unit struct and implements [`cli::ServiceMain`](crate::cli::ServiceMain) for
-/// it: `read_config` and `common` through the configuration's
-/// [`ServiceConfig`](crate::config::ServiceConfig) impl, `migrations` and `build` by calling
+/// it: `read_config` and `common` through the configuration's inherent `from_env` and its
+/// `common` field, `migrations` and `build` by calling
 /// the functions named (`fn() -> refinery::Runner` and
 /// `async fn(Config) -> anyhow::Result<Application<State>>`, paths in scope at the call).
 ///
@@ -64,11 +56,11 @@ macro_rules! service_main {
             fn read_config(
                 env: &$crate::config::Env,
             ) -> ::std::result::Result<$config, $crate::config::ConfigErrors> {
-                <$config as $crate::config::ServiceConfig>::from_env(env)
+                <$config>::from_env(env)
             }
 
             fn common(cfg: &$config) -> &$crate::config::CommonConfig {
-                <$config as $crate::config::ServiceConfig>::common(cfg)
+                &cfg.common
             }
 
             fn migrations() -> $crate::__private::refinery::Runner {

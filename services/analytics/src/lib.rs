@@ -19,27 +19,7 @@ pub use config::Config;
 pub use migrations::migrations;
 pub use startup::{AppState, State, build};
 
-/// Hooks this service into the shared binary entry point.
-#[derive(Debug)]
-pub struct Service;
-
-impl platform::cli::ServiceMain for Service {
-    type Config = Config;
-    type State = State;
-
-    fn read_config(env: &platform::config::Env) -> Result<Config, platform::config::ConfigErrors> {
-        Config::from_env(env)
-    }
-
-    fn common(cfg: &Config) -> &platform::config::CommonConfig {
-        &cfg.common
-    }
-
-    fn migrations() -> refinery::Runner {
-        migrations()
-    }
-
-    async fn build(cfg: Config) -> anyhow::Result<platform::app::Application<State>> {
-        build(cfg).await
-    }
+platform::service_main! {
+    /// Hooks this service into the shared binary entry point.
+    pub struct Service(config: Config, state: State, migrations: migrations, build: build);
 }

@@ -1,10 +1,3 @@
-//! This service's schema migrations, embedded at build time.
+//! This service's schema migrations (`migrations/billing`), embedded at build time.
 
-mod embedded {
-    refinery::embed_migrations!("../../migrations/billing");
-}
-
-/// This service's migrations, applied by `billing migrate` to the `billing` schema.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
+platform::embed_migrations!("../../migrations/billing");

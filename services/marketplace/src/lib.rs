@@ -8,41 +8,21 @@ pub mod detail;
 pub mod etag;
 pub mod failure;
 pub mod listing;
+mod migrations;
 pub mod projection;
 pub mod repo;
 mod routes;
-mod schema;
 pub mod search;
 pub mod seed;
 pub mod startup;
 
 pub use config::Config;
-pub use schema::migrations;
+pub use migrations::migrations;
 pub use startup::{AppState, State, build};
 
-/// Hooks this service into the shared binary entry point.
-#[derive(Debug)]
-pub struct Service;
-
-impl platform::cli::ServiceMain for Service {
-    type Config = Config;
-    type State = State;
-
-    fn read_config(env: &platform::config::Env) -> Result<Config, platform::config::ConfigErrors> {
-        Config::from_env(env)
-    }
-
-    fn common(cfg: &Config) -> &platform::config::CommonConfig {
-        &cfg.common
-    }
-
-    fn migrations() -> refinery::Runner {
-        migrations()
-    }
-
-    async fn build(cfg: Config) -> anyhow::Result<platform::app::Application<State>> {
-        build(cfg).await
-    }
+platform::service_main! {
+    /// Hooks this service into the shared binary entry point.
+    pub struct Service(config: Config, state: State, migrations: migrations, build: build);
 }
 
 /// A pool for a command-line tool, on a migrated database.

@@ -12,9 +12,9 @@ use platform::feed::{FeedConsumer, FeedOptions};
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::detail::Details;
+use crate::migrations::migrations;
 use crate::projection::{CONSUMER, FEED_ACTIONS, ListingProjection};
 use crate::routes::{self, CachePolicy, Services};
-use crate::schema::migrations;
 use crate::search::service::Search;
 
 /// The running service: its configuration, shared runtime objects and the services its

@@ -1,5 +1,4 @@
-//! [`CommonConfig`]: the settings every service shares, and [`ServiceConfig`], what a
-//! service's own configuration offers the shared command line.
+//! [`CommonConfig`]: the settings every service shares.
 
 use reqwest::Url;
 
@@ -70,16 +69,6 @@ pub fn read_common(env: &Env, service: ServiceKind) -> Result<CommonConfig, Conf
     let c = CommonConfig::read(&mut r, service);
     r.finish()?;
     Ok(c)
-}
-
-/// A service's whole configuration: what the shared command line (`crate::cli`) needs to
-/// read it and to reach its common part. Implementing it lets `crate::service_main!` write
-/// a service's `ServiceMain` impl.
-pub trait ServiceConfig: Sized + Send + 'static {
-    /// Reads the configuration from `env`, reporting every problem at once.
-    fn from_env(env: &Env) -> Result<Self, ConfigErrors>;
-    /// The settings every service shares.
-    fn common(&self) -> &CommonConfig;
 }
 
 #[cfg(test)]

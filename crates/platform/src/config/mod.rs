@@ -7,8 +7,8 @@
 //! `docs/ENVIRONMENT.md`; keep that table and this module in step.
 //!
 //! The reading machinery is [`Env`] and [`Reader`]; each group of shared settings has its own
-//! file, gathered by [`CommonConfig`]. A service's own configuration implements
-//! [`ServiceConfig`].
+//! file, gathered by [`CommonConfig`]. A service's own configuration holds it in a `common`
+//! field and reads itself with an inherent `from_env` (what `crate::service_main!` calls).
 
 mod billing;
 mod common;
@@ -21,7 +21,7 @@ mod service;
 mod stores;
 
 pub use billing::BillingSettings;
-pub use common::{CommonConfig, ServiceConfig, read_common};
+pub use common::{CommonConfig, read_common};
 pub use env::Env;
 pub use http::{HttpConfig, InternalConfig};
 pub use limits::LimitTable;

@@ -3,7 +3,7 @@
 
 use platform::app::{Application, Core};
 use platform::cli::ServiceMain;
-use platform::config::{CommonConfig, ConfigErrors, Env, Reader, ServiceConfig, ServiceKind};
+use platform::config::{CommonConfig, ConfigErrors, Env, Reader, ServiceKind};
 use testkit::{TestApp, TestDb, TestEnv};
 
 /// The probe service's configuration: the common settings and one of its own.
@@ -13,7 +13,7 @@ struct ProbeConfig {
     greeting: String,
 }
 
-impl ServiceConfig for ProbeConfig {
+impl ProbeConfig {
     fn from_env(env: &Env) -> Result<Self, ConfigErrors> {
         let mut r = Reader::new(env);
         let common = CommonConfig::read(&mut r, ServiceKind::Marketplace);
@@ -23,10 +23,6 @@ impl ServiceConfig for ProbeConfig {
         }
         r.finish()?;
         Ok(Self { common, greeting })
-    }
-
-    fn common(&self) -> &CommonConfig {
-        &self.common
     }
 }
 
