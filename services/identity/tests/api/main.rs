@@ -9,6 +9,7 @@
 mod agents;
 mod audit;
 mod cards;
+mod changes;
 mod crash;
 mod credentials;
 mod feed;
