@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod extract;
+pub mod failure;
 pub mod feed;
 pub mod future;
 pub mod health;
@@ -30,6 +31,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use errors::{ApiError, ApiResult};
+pub use failure::Failure;
 pub use secret::Secret;
 
 /// What the exported macros name; not part of the API.

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::config::StripeConfig;
-use crate::repo::error::StoreError;
 use crate::repo::subscriptions::{self as subs, SubscriptionRow};
 use crate::stripe::{CheckoutRequest, CheckoutSession, ProviderError, StripeClient};
+use platform::Failure;
 
 /// Why a checkout or an upgrade was refused.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,7 @@ pub enum CheckoutError {
     Provider(#[from] ProviderError),
     /// The database failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] Failure),
 }
 
 /// Body of `POST /api/v1/billing/checkout` and `/upgrade`.
@@ -111,7 +111,7 @@ impl Checkout {
     }
 
     /// The tenant's tier and its Stripe customer.
-    async fn account(&self, tenant: Uuid) -> Result<(Tier, Option<String>), StoreError> {
+    async fn account(&self, tenant: Uuid) -> Result<(Tier, Option<String>), Failure> {
         let c = self.db.get().await?;
         Ok((
             subs::tier_of(&c, tenant).await?,
@@ -120,7 +120,7 @@ impl Checkout {
     }
 
     /// The tenant's subscription in force.
-    async fn current(&self, tenant: Uuid) -> Result<Option<SubscriptionRow>, StoreError> {
+    async fn current(&self, tenant: Uuid) -> Result<Option<SubscriptionRow>, Failure> {
         let c = self.db.get().await?;
         Ok(subs::current(&c, tenant).await?)
     }

@@ -11,8 +11,8 @@ use platform::quota::TierSource;
 use time::Date;
 use uuid::Uuid;
 
-use crate::repo::error::StoreError;
 use crate::repo::{subscriptions, usage};
+use platform::Failure;
 
 /// Why a usage batch was not recorded.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum UsageError {
     Invalid(Vec<FieldError>),
     /// The database failed: nothing was recorded.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] Failure),
 }
 
 /// Most entries in one batch.
@@ -100,7 +100,7 @@ async fn add(
     db: &Db,
     batch: &UsageBatch,
     rows: &[(Uuid, Date, &str, i64)],
-) -> Result<bool, StoreError> {
+) -> Result<bool, Failure> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let fresh = usage::claim_batch(&tx, batch.batch_id, &batch.service, rows.len() as i32).await?;

@@ -18,11 +18,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::StripeConfig;
-use crate::repo::error::StoreError;
 use crate::repo::events;
 use crate::repo::subscriptions::{self as subs, NewState};
 use crate::stripe::event::{self, Change, Event, SubscriptionState};
 use crate::stripe::signature::{self, SignatureError};
+use platform::Failure;
 
 /// Why a delivery was refused or not applied.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum EventError {
     Malformed(String),
     /// The database failed: nothing was applied.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] Failure),
 }
 
 /// What happened to an event.
@@ -101,7 +101,7 @@ async fn apply(
     db: &Db,
     prices: &StripeConfig,
     event: &Event,
-) -> Result<(Outcome, Option<Uuid>), StoreError> {
+) -> Result<(Outcome, Option<Uuid>), Failure> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     if !events::claim(&tx, &event.id, &event.kind, event.created).await? {

@@ -15,10 +15,10 @@ use uuid::Uuid;
 use crate::audit::change::{Changes, Effect};
 use crate::audit::event::{NewEvent, format_time, micros};
 use crate::crypto::{self, Pepper};
-use crate::errors::{Failure, failure_from};
 use crate::repo::agents;
 use crate::repo::clients::{self, CredentialRow, NewClientKind};
 use crate::tokens::revocation::Kind;
+use platform::Failure;
 
 /// Longest rotation grace period.
 pub const MAX_GRACE_SECS: u64 = 7 * 86_400;
@@ -89,7 +89,7 @@ pub enum CredentialError {
     Failure(Failure),
 }
 
-failure_from!(CredentialError);
+platform::failure_from!(CredentialError);
 
 /// Creates, lists, rotates and revokes agent credentials.
 #[derive(Debug)]

@@ -13,7 +13,6 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod did;
-pub mod errors;
 pub mod keys;
 pub mod migrations;
 pub mod repo;
@@ -27,29 +26,9 @@ pub use config::Config;
 pub use migrations::migrations;
 pub use startup::{AppState, State, build};
 
-/// Hooks this service into the shared binary entry point.
-#[derive(Debug)]
-pub struct Service;
-
-impl platform::cli::ServiceMain for Service {
-    type Config = Config;
-    type State = State;
-
-    fn read_config(env: &platform::config::Env) -> Result<Config, platform::config::ConfigErrors> {
-        Config::from_env(env)
-    }
-
-    fn common(cfg: &Config) -> &platform::config::CommonConfig {
-        &cfg.common
-    }
-
-    fn migrations() -> refinery::Runner {
-        migrations()
-    }
-
-    async fn build(cfg: Config) -> anyhow::Result<platform::app::Application<State>> {
-        build(cfg).await
-    }
+platform::service_main! {
+    /// Hooks this service into the shared binary entry point.
+    pub struct Service(config: Config, state: State, migrations: migrations, build: build);
 }
 
 /// `identity service-client <name>`: creates or replaces a service's internal client and

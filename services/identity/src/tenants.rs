@@ -10,10 +10,10 @@ use uuid::Uuid;
 use crate::audit::change::Changes;
 use crate::audit::event::{NewEvent, SYSTEM_TENANT, format_time};
 use crate::crypto::{self, Pepper};
-use crate::errors::{Failure, failure_from};
 use crate::repo::clients::{self, NewClientKind};
 use crate::repo::tenants::{self as repo, TenantRow};
 use crate::tokens::revocation::Kind;
+use platform::Failure;
 
 /// Body of `POST /api/v1/tenants`.
 #[derive(Debug, Deserialize)]
@@ -105,7 +105,7 @@ pub enum TenantError {
     Failure(Failure),
 }
 
-failure_from!(TenantError);
+platform::failure_from!(TenantError);
 
 /// Signs tenants up, reads and changes them, and makes service clients.
 #[derive(Debug)]

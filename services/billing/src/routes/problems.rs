@@ -5,19 +5,12 @@ use platform::ApiError;
 use platform::errors::FieldError;
 
 use crate::checkout::CheckoutError;
-use crate::repo::error::StoreError;
 use crate::stripe::ProviderError;
 use crate::usage::UsageError;
 use crate::webhooks::EventError;
 
 /// Seconds a client should wait before trying a deployment without Stripe settings again.
 const NOT_CONFIGURED_RETRY_SECS: u64 = 60;
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        e.0
-    }
-}
 
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {

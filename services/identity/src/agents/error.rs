@@ -3,7 +3,7 @@
 use domain::Tier;
 use platform::errors::FieldError;
 
-use crate::errors::{Failure, failure_from};
+use platform::Failure;
 
 /// Why an agent operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum AgentError {
     Failure(Failure),
 }
 
-failure_from!(AgentError);
+platform::failure_from!(AgentError);
 
 impl From<domain::problems::FieldProblems> for AgentError {
     fn from(problems: domain::problems::FieldProblems) -> Self {

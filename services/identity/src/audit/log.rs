@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use super::event::ChainedEvent;
 use super::verify;
-use crate::errors::{Failure, failure_from};
 use crate::keys::ring::KeyRing;
 use crate::repo::audit::{self as repo, EventFilter};
 use crate::repo::checkpoints::{self, CheckpointRow};
+use platform::Failure;
 
 /// Why an audit read was refused.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,7 @@ pub enum AuditLogError {
     Failure(Failure),
 }
 
-failure_from!(AuditLogError);
+platform::failure_from!(AuditLogError);
 
 /// Reads the audit log.
 #[derive(Debug)]

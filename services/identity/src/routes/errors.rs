@@ -8,7 +8,6 @@ use crate::agents::AgentError;
 use crate::audit::log::AuditLogError;
 use crate::audit::writer::AuditUnavailable;
 use crate::credentials::CredentialError;
-use crate::errors::Failure;
 use crate::tenants::TenantError;
 use crate::tokens::client_auth::ClientAuthError;
 use crate::tokens::grant::GrantError;
@@ -33,12 +32,6 @@ fn invalid_client() -> ApiError {
         header::WWW_AUTHENTICATE,
         "Basic realm=\"agentidp\", charset=\"UTF-8\"",
     )
-}
-
-impl From<Failure> for ApiError {
-    fn from(e: Failure) -> Self {
-        e.0
-    }
 }
 
 impl From<AuditUnavailable> for ApiError {

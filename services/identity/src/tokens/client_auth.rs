@@ -18,8 +18,8 @@ use super::request::ClientCredentials;
 use super::service::TokenService;
 use crate::audit::event::{NewEvent, SYSTEM_TENANT};
 use crate::audit::writer::AuditUnavailable;
-use crate::errors::{Failure, failure_from};
 use crate::repo::clients::TokenClientRow;
+use platform::Failure;
 
 /// Why a client was not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,7 @@ pub enum ClientAuthError {
     Failure(Failure),
 }
 
-failure_from!(ClientAuthError);
+platform::failure_from!(ClientAuthError);
 
 /// Why a known client was refused (audited, never sent).
 fn refusal(

@@ -21,8 +21,8 @@ use super::request::{Caller, ManagementRequest};
 use super::service::TokenService;
 use crate::audit::change::Changes;
 use crate::audit::event::{NewEvent, SYSTEM_TENANT};
-use crate::errors::{Failure, failure_from};
 use crate::repo::revocations;
+use platform::Failure;
 
 /// Why an introspection or revocation request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ pub enum IntrospectionError {
     Failure(Failure),
 }
 
-failure_from!(IntrospectionError);
+platform::failure_from!(IntrospectionError);
 
 /// Who is calling.
 #[derive(Debug)]

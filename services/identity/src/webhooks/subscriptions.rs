@@ -14,9 +14,9 @@ use super::signing::{new_secret, seal_secret};
 use crate::audit::change::Change;
 use crate::audit::event::{NewEvent, micros};
 use crate::crypto::Kek;
-use crate::errors::{Failure, failure_from};
 use crate::repo::deliveries::{self, DeliveryRow, DeliveryStatus};
 use crate::repo::webhooks::{self as repo, WebhookRow};
+use platform::Failure;
 
 /// Most subscriptions per tenant.
 pub const MAX_PER_TENANT: i64 = 20;
@@ -64,7 +64,7 @@ pub enum SubscriptionError {
     Failure(Failure),
 }
 
-failure_from!(SubscriptionError);
+platform::failure_from!(SubscriptionError);
 
 /// A subscription with its signing secret, as created or after a rotation (shown once).
 #[derive(Debug)]

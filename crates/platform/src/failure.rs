@@ -1,4 +1,4 @@
-//! The one error every rule shares: a dependency failed.
+//! The one error every service's rules share: a dependency failed.
 //!
 //! Rules decide outcomes the caller sees (not found, conflict, refused...) and say so in their
 //! own error enums; routes map those to HTTP once. A failing dependency (no pooled
@@ -6,7 +6,7 @@
 //! classified it as an answer (503 `database_unavailable`, an opaque 500, ...), and
 //! [`Failure`] carries that answer through the rules unchanged.
 
-use platform::ApiError;
+use crate::errors::ApiError;
 
 /// A dependency failed; carries platform's classification of the failure.
 #[derive(Debug, thiserror::Error)]
@@ -25,23 +25,42 @@ impl From<tokio_postgres::Error> for Failure {
     }
 }
 
+impl From<Failure> for ApiError {
+    fn from(e: Failure) -> Self {
+        e.0
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Self(ApiError::internal(e))
     }
 }
 
-/// `From` conversions of dependency failures into a rule's error enum, whose variant
-/// `Failure(Failure)` carries them: `?` works on pool, PostgreSQL and `anyhow` errors.
+/// `From` conversions of dependency failures into a rule's error enum whose variant
+/// `Failure(platform::Failure)` carries them, so `?` works on pool, PostgreSQL and `anyhow`
+/// errors. The calling crate depends on `tokio-postgres` and `anyhow`.
+///
+/// ```ignore
+/// #[derive(Debug, thiserror::Error)]
+/// pub enum AgentError {
+///     #[error("agent not found")]
+///     NotFound,
+///     #[error(transparent)]
+///     Failure(platform::Failure),
+/// }
+/// platform::failure_from!(AgentError);
+/// ```
+#[macro_export]
 macro_rules! failure_from {
     ($error:ty) => {
-        impl From<$crate::errors::Failure> for $error {
-            fn from(e: $crate::errors::Failure) -> Self {
+        impl From<$crate::Failure> for $error {
+            fn from(e: $crate::Failure) -> Self {
                 Self::Failure(e)
             }
         }
-        impl From<platform::ApiError> for $error {
-            fn from(e: platform::ApiError) -> Self {
+        impl From<$crate::ApiError> for $error {
+            fn from(e: $crate::ApiError) -> Self {
                 Self::Failure(e.into())
             }
         }
@@ -57,5 +76,3 @@ macro_rules! failure_from {
         }
     };
 }
-
-pub(crate) use failure_from;
