@@ -50,11 +50,14 @@ pub async fn list(
     Query(q): Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let limit = Limit::parse(q.limit)?;
-    let tag = match &q.tag {
-        Some(t) if t.is_empty() || t.len() > 64 => {
-            return Err(ApiError::invalid_query("tag", "must be 1 to 64 characters"));
-        }
-        other => other.as_ref().map(|t| t.to_ascii_lowercase()),
+    // One rule for tags: what registration accepts is what the filter accepts.
+    let tag = match q.tag.as_deref() {
+        Some(t) => Some(
+            domain::Tag::parse(t)
+                .map_err(|e| ApiError::invalid_query("tag", e.to_string()))?
+                .into_string(),
+        ),
+        None => None,
     };
     let filter = ListFilter {
         status: query_value::<AgentStatus>("status", q.status.as_deref())?,

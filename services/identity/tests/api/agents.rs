@@ -100,6 +100,23 @@ async fn register_read_update_and_list_agents() {
         .await
         .unwrap();
     assert_eq!(tagged.json()["data"].as_array().unwrap().len(), 1);
+    // The filter follows registration's rule for tags: trimmed and lowercased, and a value
+    // no agent could carry is refused rather than matching nothing.
+    let loose = id
+        .api
+        .http
+        .get_auth("/api/v1/agents?tag=%20OCR%20", &admin)
+        .await
+        .unwrap();
+    assert_eq!(loose.json()["data"].as_array().unwrap().len(), 1);
+    let impossible = id
+        .api
+        .http
+        .get_auth("/api/v1/agents?tag=o%2Fcr", &admin)
+        .await
+        .unwrap();
+    assert_eq!(impossible.status, 400);
+    assert_eq!(error_fields(&impossible.json()), vec!["tag"]);
     let prod = id
         .api
         .http
