@@ -2,7 +2,8 @@
 //!
 //! Per-IP rate limits need the real client address. `X-Forwarded-For` is believed only when
 //! the TCP peer is a trusted proxy, and then only up to the first untrusted hop, walking from
-//! the right, so a client cannot forge its way around a limit.
+//! the right, so a client cannot forge its way around a limit. An IPv6 client is limited as
+//! its /64 ([`limit_subject`]): one subscriber holds a whole /64 and can pick any address in it.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -102,6 +103,19 @@ pub fn client_ip(
     Some(client)
 }
 
+/// The subject per-IP limits count a client address under: an IPv4 address itself, an
+/// IPv6 address its /64 (`2001:db8:1:2::/64`), `unknown` without one.
+pub fn limit_subject(ip: Option<IpAddr>) -> String {
+    match ip.map(canonical) {
+        Some(IpAddr::V6(v6)) => {
+            let net = u128::from(v6) & !(u128::MAX >> 64);
+            format!("{}/64", std::net::Ipv6Addr::from(net))
+        }
+        Some(v4) => v4.to_string(),
+        None => "unknown".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +149,19 @@ mod tests {
             Some(ext)
         );
         assert_eq!(client_ip(Some(lo), None, &trusted), Some(lo));
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let subject = |s: &str| limit_subject(Some(s.parse().unwrap()));
+        assert_eq!(subject("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            subject("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            subject("2001:db8:1:2::7")
+        );
+        assert_ne!(subject("2001:db8:1:2::1"), subject("2001:db8:1:3::1"));
+        assert_eq!(subject("203.0.113.9"), "203.0.113.9");
+        assert_eq!(subject("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(limit_subject(None), "unknown");
     }
 }

@@ -5,7 +5,8 @@
 //! 1. CORS (`CORS_ORIGIN`);
 //! 2. `observe`: request id (`X-Request-Id`, accepted from the caller when well-formed),
 //!    a span continuing the caller's trace, the latency histogram per route, the access log;
-//! 3. `ip_limit`: the per-IP limit of `rate_limit::Action::Ip`, with `RateLimit-*` headers.
+//! 3. `ip_limit`: the per-IP limit of `rate_limit::Action::Ip` (an IPv6 client counted as its
+//!    /64), with `RateLimit-*` headers; the token endpoint has limits of its own instead.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,8 +29,8 @@ use crate::db::Db;
 use crate::errors::{ApiError, REQUEST_ID};
 use crate::extract::BodyLimit;
 use crate::health::{self, HealthChecker};
-use crate::net::{Cidr, client_ip};
-use crate::rate_limit::{Action, Check, IP_LIMIT_EXEMPT_PREFIXES, RateLimiter};
+use crate::net::{Cidr, client_ip, limit_subject};
+use crate::rate_limit::{Action, Check, RateLimiter, ip_limit_exempt};
 use crate::redis::Redis;
 use crate::shutdown::Shutdown;
 use crate::telemetry::{self, Metrics};
@@ -189,16 +190,13 @@ async fn ip_limit<B: MessageBody>(
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let path = req.path();
     let ctx = req.app_data::<web::Data<HttpContext>>().cloned();
-    let (Some(ctx), false) = (
-        ctx,
-        IP_LIMIT_EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)),
-    ) else {
+    let (Some(ctx), false) = (ctx, ip_limit_exempt(path)) else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    let ip = request_ip(req.request()).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let ip = limit_subject(request_ip(req.request()));
     let decision = ctx.limiter.check(&[Check::new(Action::Ip, &ip)]).await;
     if !decision.allowed {
         let res = decision.to_error().error_response();

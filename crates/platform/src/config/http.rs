@@ -23,8 +23,8 @@ pub struct HttpConfig {
     pub shutdown_timeout: Duration,
     /// `CORS_ORIGIN` (`*`): allowed browser origins, comma separated, or `*`.
     pub cors_origins: Vec<String>,
-    /// `TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed (default: loopback and
-    /// private ranges, where ingress controllers live).
+    /// `TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed (default: none; set it
+    /// to the ingress's range).
     pub trusted_proxies: Vec<Cidr>,
     /// `HTTP_BODY_LIMIT_BYTES` (65536): largest accepted request body.
     pub body_limit: usize,
@@ -42,10 +42,7 @@ impl HttpConfig {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
-        let trusted_proxies = r.cidrs(
-            "TRUSTED_PROXIES",
-            "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
-        );
+        let trusted_proxies = r.cidrs("TRUSTED_PROXIES", "");
         Self {
             host,
             port,

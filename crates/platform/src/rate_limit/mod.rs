@@ -20,12 +20,43 @@ pub use crate::config::limits::{ACTIONS, Action, ActionSpec, Limit, LimitTable};
 pub use decision::{Backend, Check, Decision};
 pub use limiter::RateLimiter;
 
-/// Paths the per-IP limit never counts.
-pub const IP_LIMIT_EXEMPT_PREFIXES: [&str; 6] = [
+/// Path prefixes the per-IP limit never counts.
+pub const IP_LIMIT_EXEMPT_PREFIXES: [&str; 4] = [
     "/health/",
     "/metrics",
     "/internal/",
-    "/oauth2/token",
-    "/api/v1/token",
     "/api/v1/billing/webhooks/",
 ];
+
+/// Exact paths the per-IP limit never counts: the token endpoint, which has its own per-client
+/// and per-IP limits. Introspection and revocation (`/oauth2/introspect`,
+/// `/api/v1/token/introspect`, ...) are counted like every other public route.
+pub const IP_LIMIT_EXEMPT_PATHS: [&str; 2] = ["/oauth2/token", "/api/v1/token"];
+
+/// Whether the per-IP limit skips `path`.
+pub fn ip_limit_exempt(path: &str) -> bool {
+    IP_LIMIT_EXEMPT_PATHS.contains(&path)
+        || IP_LIMIT_EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_limit_exempt;
+
+    #[test]
+    fn only_the_token_endpoint_escapes_the_per_ip_limit() {
+        for path in ["/oauth2/token", "/api/v1/token", "/health/live", "/metrics"] {
+            assert!(ip_limit_exempt(path), "{path}");
+        }
+        for path in [
+            "/oauth2/introspect",
+            "/oauth2/revoke",
+            "/api/v1/token/introspect",
+            "/api/v1/token/revoke",
+            "/api/v1/tokens",
+            "/oauth2/token/x",
+        ] {
+            assert!(!ip_limit_exempt(path), "{path}");
+        }
+    }
+}

@@ -22,8 +22,16 @@ pub(super) fn buckets(limit: Limit) -> u64 {
 /// The in-memory equivalent of the Redis script (`super::script::SCRIPT`).
 #[derive(Default)]
 pub(super) struct MemoryWindows {
-    keys: HashMap<String, Vec<(u64, u64)>>,
+    keys: HashMap<String, Window>,
     checks_since_sweep: u32,
+}
+
+/// One key's counts per bucket (bucket index, count), oldest first, and when its newest
+/// bucket leaves the window (in ms, like `now`): the sweep compares times with times.
+#[derive(Default)]
+struct Window {
+    buckets: Vec<(u64, u64)>,
+    expires_ms: u64,
 }
 
 impl MemoryWindows {
@@ -37,7 +45,7 @@ impl MemoryWindows {
         for (key, limit) in keys.iter().zip(limits) {
             let (bucket, nb) = (bucket_ms(*limit), buckets(*limit));
             let cur = now / bucket;
-            let entries = self.keys.entry(key.clone()).or_default();
+            let entries = &mut self.keys.entry(key.clone()).or_default().buckets;
             entries.retain(|(idx, _)| *idx + nb >= cur);
             let total: u64 = entries.iter().map(|e| e.1).sum();
             let mut o = KeyOutcome {
@@ -66,26 +74,24 @@ impl MemoryWindows {
         }
         if ok {
             for ((key, limit), o) in keys.iter().zip(limits).zip(out.iter_mut()) {
-                let cur = now / bucket_ms(*limit);
-                let entries = self.keys.entry(key.clone()).or_default();
-                match entries.last_mut() {
+                let (bucket, nb) = (bucket_ms(*limit), buckets(*limit));
+                let cur = now / bucket;
+                let window = self.keys.entry(key.clone()).or_default();
+                match window.buckets.last_mut() {
                     Some((idx, c)) if *idx == cur => *c += 1,
-                    _ => entries.push((cur, 1)),
+                    _ => window.buckets.push((cur, 1)),
                 }
+                window.expires_ms = (cur + nb + 1).saturating_mul(bucket);
                 o.count += 1;
             }
         }
         out
     }
 
+    /// Drops the keys whose every bucket has left its window.
     fn sweep(&mut self, now: u64) {
         self.checks_since_sweep = 0;
-        // Drop keys whose newest bucket is older than a day: longer than any window.
-        self.keys.retain(|_, e| {
-            e.last()
-                .is_some_and(|(idx, _)| *idx > 0 && now.saturating_sub(*idx) < 86_400_000)
-        });
-        self.keys.retain(|_, e| !e.is_empty());
+        self.keys.retain(|_, w| w.expires_ms > now);
     }
 }
 
@@ -133,6 +139,24 @@ mod tests {
         let o = m.check(&keys, &l, 5_001);
         assert!(o[0].allowed && !o[1].allowed);
         // The refused request was not counted against the client key.
-        assert_eq!(m.keys["client"].iter().map(|e| e.1).sum::<u64>(), 1);
+        assert_eq!(m.keys["client"].buckets.iter().map(|e| e.1).sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn windows_survive_a_sweep() {
+        let mut m = MemoryWindows::default();
+        let keys = vec!["full".to_owned()];
+        let l = [limit(2, 60_000)];
+        let now = 1_700_000_000_000;
+        assert!(m.check(&keys, &l, now)[0].allowed);
+        assert!(m.check(&keys, &l, now + 1)[0].allowed);
+        m.sweep(now + 2);
+        assert!(
+            !m.check(&keys, &l, now + 3)[0].allowed,
+            "the sweep emptied a live window"
+        );
+        // Once its last bucket has left the window, the key goes.
+        m.sweep(now + 66_001);
+        assert!(m.keys.is_empty());
     }
 }

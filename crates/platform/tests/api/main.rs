@@ -8,5 +8,6 @@ mod budget;
 mod health;
 mod limits;
 mod pool;
+mod proxies;
 mod service_main;
 mod support;
