@@ -1,7 +1,8 @@
 //! Checkouts and upgrades: the rules between a tenant's request and Stripe.
 //!
-//! Only upgrades are sold: asking for the current tier or a cheaper one is a 409. A tenant
-//! without a paid subscription gets a Checkout Session; one with a subscription in force has
+//! Only upgrades are sold: asking for the current tier or a cheaper one is a 409, and so is
+//! any upgrade while the subscription in force is past due (its last payment failed: the
+//! invoice is settled first, not grown). A tenant without a paid subscription gets a Checkout Session; one with a subscription in force has
 //! its subscription moved to the new price (prorated). In both cases the local state changes
 //! only when Stripe's webhook arrives: Stripe stays the source of truth.
 
@@ -37,6 +38,11 @@ pub enum CheckoutError {
         /// The tier asked for.
         wanted: Tier,
     },
+    /// The subscription in force is past due (409 `subscription_past_due`).
+    #[error(
+        "the subscription {0} is past due: pay its open invoice (Stripe retries the payment) before changing tiers"
+    )]
+    PastDue(String),
     /// The tier has no price on this deployment (503 `stripe_not_configured`).
     #[error("the {0} tier has no price on this deployment")]
     NoPrice(Tier),
@@ -89,6 +95,14 @@ pub fn ensure_upgrade(current: Tier, wanted: Tier) -> Result<(), CheckoutError> 
     Ok(())
 }
 
+/// Refuses any change while `row`, the subscription in force, is past due.
+pub fn ensure_paid(row: Option<&SubscriptionRow>) -> Result<(), CheckoutError> {
+    match row {
+        Some(r) if subs::past_due(r) => Err(CheckoutError::PastDue(r.subscription_id.clone())),
+        _ => Ok(()),
+    }
+}
+
 /// Sells upgrades: what it needs of the database, Stripe and the price list.
 #[derive(Debug)]
 pub struct Checkout {
@@ -110,11 +124,14 @@ impl Checkout {
             .ok_or(CheckoutError::NoPrice(tier))
     }
 
-    /// The tenant's tier and its Stripe customer.
-    async fn account(&self, tenant: Uuid) -> Result<(Tier, Option<String>), Failure> {
+    /// The tenant's subscription in force and its Stripe customer.
+    async fn account(
+        &self,
+        tenant: Uuid,
+    ) -> Result<(Option<SubscriptionRow>, Option<String>), Failure> {
         let c = self.db.get().await?;
         Ok((
-            subs::tier_of(&c, tenant).await?,
+            subs::current(&c, tenant).await?,
             subs::customer_of(&c, tenant).await?,
         ))
     }
@@ -131,8 +148,9 @@ impl Checkout {
         tenant: Uuid,
         tier: Tier,
     ) -> Result<CheckoutSession, CheckoutError> {
-        let (current, customer) = self.account(tenant).await?;
-        ensure_upgrade(current, tier)?;
+        let (row, customer) = self.account(tenant).await?;
+        ensure_upgrade(row.as_ref().map_or(Tier::Free, subs::entitled_tier), tier)?;
+        ensure_paid(row.as_ref())?;
         let price = self.price(tier)?;
         let session = self
             .stripe
@@ -153,6 +171,7 @@ impl Checkout {
         let row = self.current(tenant).await?;
         let current = row.as_ref().map_or(Tier::Free, subs::entitled_tier);
         ensure_upgrade(current, tier)?;
+        ensure_paid(row.as_ref())?;
         match row {
             Some(r) if current > Tier::Free && r.item_id.is_some() => {
                 let price = self.price(tier)?;

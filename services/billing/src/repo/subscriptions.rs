@@ -217,6 +217,11 @@ pub async fn current(
     Ok(r.as_ref().map(row))
 }
 
+/// Whether `row` is in force but its last payment failed (Stripe is retrying it).
+pub fn past_due(row: &SubscriptionRow) -> bool {
+    !row.deleted && row.status == "past_due"
+}
+
 /// The tier `row` grants, if any.
 pub fn entitled_tier(row: &SubscriptionRow) -> Tier {
     if row.deleted || !ENTITLED_STATUSES.contains(&row.status.as_str()) {

@@ -46,6 +46,10 @@ impl From<CheckoutError> for ApiError {
                 ApiError::conflict("downgrade_not_allowed", detail)
                     .with_extra("tier", current.as_str().into())
             }
+            CheckoutError::PastDue(subscription) => {
+                ApiError::conflict("subscription_past_due", detail)
+                    .with_extra("subscription_id", subscription.into())
+            }
             CheckoutError::NoPrice(_) => {
                 ApiError::unavailable("stripe_not_configured", detail, NOT_CONFIGURED_RETRY_SECS)
             }
@@ -96,6 +100,8 @@ mod tests {
         assert_eq!(problem(same), (409, "already_on_tier".to_owned()));
         let down = ensure_upgrade(Tier::Enterprise, Tier::Pro).unwrap_err();
         assert_eq!(problem(down), (409, "downgrade_not_allowed".to_owned()));
+        let overdue = CheckoutError::PastDue("sub_1".into());
+        assert_eq!(problem(overdue), (409, "subscription_past_due".to_owned()));
     }
 
     #[test]

@@ -326,3 +326,60 @@ async fn tiers_are_public_and_billing_can_be_switched_off() {
     let res = off.deliver("{}").await;
     assert_eq!(res.status, 404);
 }
+
+#[tokio::test]
+async fn a_past_due_subscription_cannot_be_upgraded_until_it_is_paid() {
+    let env = TestEnv::new().await.unwrap();
+    let s = stack(&env, &[]).await;
+    let a = s.account("Overdue Co").await;
+    let res = s
+        .billing_post("/api/v1/billing/upgrade", &a.token, &json!({"tier": "pro"}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let session = res.json()["checkout"]["id"].as_str().unwrap().to_owned();
+    let now = unix_now();
+    let (sub_id, events) = s.stripe.complete_checkout(&session, now - 60).unwrap();
+    for e in &events {
+        assert_eq!(s.deliver(e).await.status, 200);
+    }
+    assert_eq!(s.tier(&a).await, "pro");
+
+    let invoice = |kind: &str, created: i64| {
+        let id = format!("evt_{kind}");
+        let invoice = json!({"id": "in_overdue", "object": "invoice", "subscription": sub_id});
+        testkit::stripe::event(&id, kind, created, invoice)
+    };
+    // The renewal fails: Stripe retries, the tenant keeps pro meanwhile, but buys nothing more.
+    let failed = invoice("invoice.payment_failed", now - 30);
+    assert_eq!(s.deliver(&failed).await.status, 200);
+    assert_eq!(s.tier(&a).await, "pro");
+    let calls = s.stripe.requests().len();
+    for path in ["/api/v1/billing/upgrade", "/api/v1/billing/checkout"] {
+        let res = s
+            .billing_post(path, &a.token, &json!({"tier": "enterprise"}))
+            .await;
+        assert_eq!(res.status, 409, "{path}: {}", res.body);
+        assert_eq!(res.header("content-type"), Some("application/problem+json"));
+        let body = res.json();
+        assert_eq!(body["code"], "subscription_past_due", "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("past due"),
+            "{body}"
+        );
+        assert_eq!(body["subscription_id"], sub_id.as_str(), "{body}");
+    }
+    assert_eq!(s.stripe.requests().len(), calls, "Stripe was called");
+    assert_eq!(s.tier(&a).await, "pro");
+
+    // Paid: the upgrade goes through again.
+    let paid = invoice("invoice.payment_succeeded", now - 10);
+    assert_eq!(s.deliver(&paid).await.status, 200);
+    let res = s
+        .billing_post(
+            "/api/v1/billing/upgrade",
+            &a.token,
+            &json!({"tier": "enterprise"}),
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", res.body);
+}
