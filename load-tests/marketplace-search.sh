@@ -6,7 +6,10 @@
 #   load-tests/marketplace-search.sh      # against a marketplace on 127.0.0.1:8082
 #
 # Load the catalogue first (`marketplace seed --count 1000000`, docs/OPERATIONS.md). The
-# marketplace under test must allow the load from one IP (RATE_LIMIT_MAX_REQUESTS).
+# marketplace under test must allow the load from one IP: start it with
+# RATE_LIMIT_MAX_REQUESTS=100000 and MARKETPLACE_SEARCH_IP_CONCURRENCY of at least CONNECTIONS
+# (every connection may be a cache miss at once, and misses over the bound are refused with
+# 429 and counted as errors; the local stack sets both).
 # Variables: MARKETPLACE_BASE (http://127.0.0.1:8082), CONNECTIONS (64), THREADS (2),
 # DURATION (30s, each run), BASELINE_DURATION (10s), WARMUP (15s), LONG_TAIL (0.01: share
 # of requests composed at random, mostly never seen before, so served by PostgreSQL),

@@ -25,8 +25,13 @@ pub struct Config {
     /// before it is cancelled (503 `search_timeout`).
     pub search_timeout: Duration,
     /// `MARKETPLACE_SEARCH_CONCURRENCY` (4): searches one instance runs in the database at
-    /// once; the others wait for a turn (up to the search timeout).
+    /// once; the others wait for a turn (up to the search timeout), the address running the
+    /// fewest first.
     pub search_concurrency: usize,
+    /// `MARKETPLACE_SEARCH_IP_CONCURRENCY` (4): uncached searches one client address (IPv6:
+    /// one /64) may have in flight on an instance, waiting or running; more are refused (429
+    /// `rate_limited`). Cached answers are not counted.
+    pub search_ip_concurrency: usize,
     /// `MARKETPLACE_PAIR_MATCHES_MIN` (3000): a search of two words whose estimated matches
     /// reach this many ranks only the listings that can make the page (`repo::search`);
     /// fewer are all ranked through the full-text index, which is then cheaper. 0: always.
@@ -46,6 +51,8 @@ impl Config {
         let max_age_secs = r.u64_in("MARKETPLACE_MAX_AGE_SECS", 1, 0, 3_600) as u32;
         let search_timeout = r.millis("MARKETPLACE_SEARCH_TIMEOUT_MS", 3_000, 10, 60_000);
         let search_concurrency = r.u64_in("MARKETPLACE_SEARCH_CONCURRENCY", 4, 1, 1_000) as usize;
+        let search_ip_concurrency =
+            r.u64_in("MARKETPLACE_SEARCH_IP_CONCURRENCY", 4, 1, 1_000_000) as usize;
         let pair_matches_min =
             r.u64_in("MARKETPLACE_PAIR_MATCHES_MIN", 3_000, 0, 1_000_000_000) as f64;
         let feed_page_size = r.u64_in("MARKETPLACE_FEED_PAGE_SIZE", 1_000, 1, 1_000) as u32;
@@ -58,6 +65,7 @@ impl Config {
             max_age_secs,
             search_timeout,
             search_concurrency,
+            search_ip_concurrency,
             pair_matches_min,
             feed_page_size,
         })
@@ -74,6 +82,7 @@ mod tests {
         assert!(c.enabled);
         assert_eq!(c.cache_entries, 4096);
         assert_eq!(c.max_age_secs, 1);
+        assert_eq!((c.search_concurrency, c.search_ip_concurrency), (4, 4));
         assert_eq!(c.pair_matches_min, 3_000.0);
         let bad = Env::from_pairs([
             ("MARKETPLACE_CACHE_POLL_MS", "5000"),

@@ -75,7 +75,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     }
     let services = Services {
         enabled: config.enabled,
-        search: web::Data::new(Search::new(core.db.clone(), cache, &config)),
+        search: web::Data::new(Search::new(core.db.clone(), cache, &config, &core.metrics)),
         details: web::Data::new(Details::new(core.db.clone(), config.common.public_base())),
         caching: CachePolicy {
             max_age_secs: config.max_age_secs,

@@ -19,6 +19,11 @@ impl From<SearchError> for ApiError {
     fn from(e: SearchError) -> Self {
         match e {
             SearchError::Invalid(e) => ApiError::invalid_query(e.field, e.message),
+            SearchError::ClientBusy(_) => ApiError::too_many_requests(
+                "rate_limited",
+                format!("{e}; try again shortly (answers already cached are not limited)"),
+                1,
+            ),
             SearchError::Busy => ApiError::unavailable(
                 "search_busy",
                 "too many searches are running; try again shortly",
@@ -60,5 +65,8 @@ mod tests {
             let e = ApiError::from(e);
             assert_eq!((e.status().as_u16(), e.code()), (503, code));
         }
+        let e = ApiError::from(SearchError::ClientBusy(4));
+        assert_eq!((e.status().as_u16(), e.code()), (429, "rate_limited"));
+        assert!(e.to_string().contains("at most 4"), "{e}");
     }
 }

@@ -19,7 +19,9 @@ pub async fn search(
     req: HttpRequest,
     Query(params): Query<SearchParams>,
 ) -> ApiResult<HttpResponse> {
-    let page = searches.page(params).await?;
+    let page = searches
+        .page(params, platform::server::request_ip(&req))
+        .await?;
     Ok(http_cache::respond(
         &req,
         page.body.clone(),

@@ -11,6 +11,13 @@ use super::filter::{After, SearchFilter};
 pub const DEFAULT_LIMIT: i64 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: i64 = 100;
+/// Most words a text may hold: runs of letters and digits, wherever they stand (in a phrase,
+/// an exclusion, joined by punctuation), `or` aside.
+pub const MAX_WORDS: usize = 8;
+/// Most exclusions (`-word`, `-"a phrase"`) a text may hold.
+pub const MAX_EXCLUSIONS: usize = 4;
+/// Most `or`s a text may hold.
+pub const MAX_ORS: usize = 4;
 
 /// Query of `GET /api/v1/marketplace/agents`. Empty values count as absent.
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +80,34 @@ fn bounded(
     }
 }
 
+/// Refuses a text that would cost more than a few words to search: each word, exclusion and
+/// alternative adds a term every matching listing is ranked against.
+fn within_cost(text: &str) -> Result<(), InvalidQuery> {
+    let tokens = || text.split_whitespace();
+    let ors = tokens().filter(|t| *t == "or").count();
+    let exclusions = tokens()
+        .filter(|t| t.starts_with('-') && t.chars().any(char::is_alphanumeric))
+        .count();
+    let words = tokens()
+        .filter(|t| *t != "or")
+        .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .count();
+    if words > MAX_WORDS {
+        return Err(invalid("q", format!("must have at most {MAX_WORDS} words")));
+    }
+    if exclusions > MAX_EXCLUSIONS {
+        return Err(invalid(
+            "q",
+            format!("must have at most {MAX_EXCLUSIONS} exclusions (-word)"),
+        ));
+    }
+    if ors > MAX_ORS {
+        return Err(invalid("q", format!("must have at most {MAX_ORS} `or`s")));
+    }
+    Ok(())
+}
+
 impl SearchParams {
     /// Validates every parameter; the first bad one is named in the error.
     pub fn parse(self) -> Result<SearchRequest, InvalidQuery> {
@@ -82,6 +117,9 @@ impl SearchParams {
                 .join(" ")
                 .to_lowercase()
         });
+        if let Some(text) = &text {
+            within_cost(text)?;
+        }
         let agent_type = match present(self.agent_type) {
             Some(t) => Some(
                 t.parse::<AgentType>()
@@ -172,6 +210,18 @@ mod tests {
     }
 
     #[test]
+    fn texts_up_to_the_cost_bound_pass() {
+        for q in [
+            "a b c d e f g h",
+            "a-b c -d -e -f -g",
+            "\"a b\" or c or d or e or f",
+            "- or -- x",
+        ] {
+            assert!(params(&[("q", q)]).is_ok(), "{q}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_their_parameter() {
         for (pairs, field) in [
             (vec![("agent_type", "robot")], "agent_type"),
@@ -182,6 +232,10 @@ mod tests {
             (vec![("limit", "ten")], "limit"),
             (vec![("cursor", "abc")], "cursor"),
             (vec![("q", &"x".repeat(201))], "q"),
+            (vec![("q", "a b c d e f g h i")], "q"),
+            (vec![("q", "a.b.c.d.e.f.g.h.i")], "q"),
+            (vec![("q", "a -b -c -d -e -f")], "q"),
+            (vec![("q", "a OR b or c or d or e or f")], "q"),
         ] {
             let e = params(&pairs).unwrap_err();
             assert_eq!(e.field, field, "{pairs:?}: {e}");

@@ -1,16 +1,20 @@
-//! Running a search: validate the parameters, answer from the response cache, or take a turn,
-//! query the database, cut the page and its cursor, and cache the response.
+//! Running a search: validate the parameters, answer from the response cache, or be admitted
+//! for the client's address and take a turn ([`super::turns`]), query the database, cut the
+//! page and its cursor, and cache the response.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics::Counter;
 use platform::db::Db;
+use platform::telemetry::Metrics;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use tokio_postgres::error::SqlState;
 
 use super::cursor::encode_cursor;
 use super::request::{InvalidQuery, SearchParams, SearchRequest};
+use super::turns::Turns;
 use crate::cache::{Cached, ResponseCache, Started};
 use crate::config::Config;
 use crate::etag::etag_of;
@@ -25,6 +29,10 @@ pub enum SearchError {
     /// A parameter it cannot take (400 `invalid_query`).
     #[error(transparent)]
     Invalid(#[from] InvalidQuery),
+    /// The client's address has as many uncached searches in flight as it may
+    /// (`MARKETPLACE_SEARCH_IP_CONCURRENCY`; 429 `rate_limited`).
+    #[error("at most {0} uncached searches from one address run at once")]
+    ClientBusy(usize),
     /// No turn came free within the search timeout (503 `search_busy`).
     #[error("too many searches are running")]
     Busy,
@@ -59,8 +67,11 @@ struct Page<'a> {
 pub struct Search<B> {
     db: Db,
     cache: Arc<ResponseCache<B>>,
-    /// Turns of searches in the database (`MARKETPLACE_SEARCH_CONCURRENCY`).
-    turns: Semaphore,
+    /// Turns of searches in the database (`MARKETPLACE_SEARCH_CONCURRENCY`), at most
+    /// `MARKETPLACE_SEARCH_IP_CONCURRENCY` admitted per client address.
+    turns: Arc<Turns>,
+    /// Searches refused for their address's bound.
+    refused: Counter,
     /// The postings' statistics two-word searches estimate from.
     stats: StatsCache,
     /// `MARKETPLACE_SEARCH_TIMEOUT_MS`: for a turn, and for the query.
@@ -73,11 +84,20 @@ pub struct Search<B> {
 
 impl<B: From<Vec<u8>>> Search<B> {
     /// Searches of `db` through `cache`, as `config` says.
-    pub fn new(db: Db, cache: Arc<ResponseCache<B>>, config: &Config) -> Self {
+    pub fn new(db: Db, cache: Arc<ResponseCache<B>>, config: &Config, metrics: &Metrics) -> Self {
+        let in_flight = metrics.gauge("agentidp_marketplace_searches_in_flight", &[]);
         Self {
             db,
             cache,
-            turns: Semaphore::new(config.search_concurrency),
+            turns: Turns::new(
+                config.search_concurrency,
+                config.search_ip_concurrency,
+                in_flight,
+            ),
+            refused: metrics.counter(
+                "agentidp_marketplace_searches_refused_total",
+                &[("reason", "address_busy")],
+            ),
             stats: StatsCache::default(),
             timeout: config.search_timeout,
             pair_matches_min: config.pair_matches_min,
@@ -85,13 +105,17 @@ impl<B: From<Vec<u8>>> Search<B> {
         }
     }
 
-    /// The response to `params`, `{"data": [...], "next_cursor"}`: cached, or computed (and
-    /// cached when the cache is usable).
-    pub async fn page(&self, params: SearchParams) -> Result<Arc<Cached<B>>, SearchError> {
+    /// The response to `params` for the client at `client`, `{"data": [...],
+    /// "next_cursor"}`: cached, or computed (and cached when the cache is usable).
+    pub async fn page(
+        &self,
+        params: SearchParams,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Cached<B>>, SearchError> {
         let search = params.parse()?;
         self.cache
             .get_or_fill(search.cache_key(), &search.filter, |started| {
-                self.run(&search, started)
+                self.run(&search, client, started)
             })
             .await
     }
@@ -99,12 +123,17 @@ impl<B: From<Vec<u8>>> Search<B> {
     async fn run(
         &self,
         search: &SearchRequest,
+        client: Option<IpAddr>,
         started: Started,
     ) -> Result<Cached<B>, SearchError> {
+        let mut ticket = self.turns.admit(client).map_err(|e| {
+            self.refused.increment(1);
+            SearchError::ClientBusy(e.limit)
+        })?;
         // Many concurrent searches only make each slower (they contend for the same buffers).
-        let _turn = tokio::time::timeout(self.timeout, self.turns.acquire())
+        ticket
+            .turn(self.timeout)
             .await
-            .map_err(|_| SearchError::Busy)?
             .map_err(|_| SearchError::Busy)?;
         let (version, mut hits) = {
             let mut c = self.db.get().await.map_err(Failure::Connection)?;

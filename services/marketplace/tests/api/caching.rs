@@ -222,7 +222,15 @@ async fn a_disabled_marketplace_answers_404_on_every_route() {
 #[tokio::test]
 async fn marketplace_routes_are_limited_per_client_ip() {
     let env = TestEnv::new().await.unwrap();
-    let app = spawn(&env, &[("RATE_LIMIT_MAX_REQUESTS", "3")]).await;
+    // The test's requests come from loopback, trusted here as the proxy in front.
+    let app = spawn(
+        &env,
+        &[
+            ("RATE_LIMIT_MAX_REQUESTS", "3"),
+            ("TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+    )
+    .await;
     let detail = "/api/v1/marketplace/agents/0190f5e2-0000-7000-8000-000000000000";
     for (i, path) in [
         "/api/v1/marketplace/agents?q=x",
@@ -243,7 +251,7 @@ async fn marketplace_routes_are_limited_per_client_ip() {
     assert_eq!(refused.status, 429);
     assert_eq!(refused.json()["code"], "rate_limited");
     assert!(refused.header("retry-after").is_some());
-    // Another client behind the (trusted, loopback) proxy has its own budget.
+    // Another client behind that proxy has its own budget.
     let req = app
         .client
         .request(reqwest::Method::GET, "/api/v1/marketplace/agents")

@@ -10,6 +10,7 @@
     reason = "tests fail loudly on unexpected errors"
 )]
 
+mod abuse;
 mod caching;
 mod foundation;
 mod helpers;
