@@ -151,7 +151,8 @@ print_urls() {
   cat <<URLS
 
 AgentIdP is running behind the ingress at $base
-  health        $base/health/{identity,marketplace,billing,analytics}/detailed
+  health        $base/health/{identity,marketplace,billing,analytics}/{live,ready}
+  detailed      http://127.0.0.1:{${PORTS[identity]},${PORTS[marketplace]},${PORTS[billing]},${PORTS[analytics]}}/health/detailed (service ports, not the ingress)
   OAuth 2.0     $base/oauth2/token   $base/.well-known/openid-configuration
   JWKS          $base/.well-known/jwks.json
   marketplace   $base/api/v1/marketplace/agents
