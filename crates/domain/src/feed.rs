@@ -210,9 +210,15 @@ pub mod actions {
     pub const TOKEN_REFUSED: &str = "token.refused";
     /// A token was revoked.
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    /// A resource server (an API of the tenant's that tokens may name) was registered.
+    pub const RESOURCE_SERVER_CREATED: &str = "resource_server.created";
+    /// A resource server changed.
+    pub const RESOURCE_SERVER_UPDATED: &str = "resource_server.updated";
+    /// A resource server was removed.
+    pub const RESOURCE_SERVER_DELETED: &str = "resource_server.deleted";
 
     /// The event types a webhook may subscribe to (successful events of these actions).
-    pub const WEBHOOK_EVENT_TYPES: [&str; 10] = [
+    pub const WEBHOOK_EVENT_TYPES: [&str; 13] = [
         AGENT_CREATED,
         AGENT_UPDATED,
         AGENT_SUSPENDED,
@@ -223,6 +229,9 @@ pub mod actions {
         CREDENTIAL_REVOKED,
         TOKEN_ISSUED,
         TOKEN_REVOKED,
+        RESOURCE_SERVER_CREATED,
+        RESOURCE_SERVER_UPDATED,
+        RESOURCE_SERVER_DELETED,
     ];
 }
 

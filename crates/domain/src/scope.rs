@@ -90,6 +90,29 @@ pub fn scope_string_has(scopes: &str, scope: Scope) -> bool {
     scopes.split(' ').any(|s| s == scope.as_str())
 }
 
+/// The resources of the platform's own scopes (`agents:read`, `admin:tenant`, ...). Every
+/// `resource:action` scope on one of them (wildcards and actions the platform does not define
+/// included) is reserved to the platform: only a caller holding `admin:tenant` binds one to
+/// an agent, and no resource server defines one.
+pub const PLATFORM_RESOURCES: [&str; 8] = [
+    "agents",
+    "tokens",
+    "audit",
+    "webhooks",
+    "billing",
+    "analytics",
+    "compliance",
+    "admin",
+];
+
+/// Whether `s` is a platform scope: `internal`, or a `resource:action` scope on one of the
+/// [`PLATFORM_RESOURCES`].
+pub fn is_platform_scope(s: &str) -> bool {
+    s == Scope::Internal.as_str()
+        || s.split_once(':')
+            .is_some_and(|(resource, _)| PLATFORM_RESOURCES.contains(&resource))
+}
+
 /// A token scope the caller can ask for: `resource:action` (letters, digits, `_.-*`), or one
 /// of the reserved single words. At most 128 bytes.
 pub fn is_valid_scope_token(s: &str) -> bool {
@@ -130,5 +153,23 @@ mod tests {
         assert!(!is_valid_scope_token("a:b:c"));
         assert!(!is_valid_scope_token(":read"));
         assert!(scope_string_has("agents:read internal", Scope::Internal));
+    }
+
+    #[test]
+    fn platform_scopes() {
+        for s in Scope::TENANT_ADMIN.into_iter().chain([Scope::Internal]) {
+            assert!(is_platform_scope(s.as_str()), "{s}");
+        }
+        for s in ["agents:*", "billing:*", "audit:write", "admin:anything"] {
+            assert!(is_platform_scope(s), "{s}");
+        }
+        for s in [
+            "documents:read",
+            "agentsx:read",
+            "reports:admin",
+            "invoices:*",
+        ] {
+            assert!(!is_platform_scope(s), "{s}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::agents::privileges::{Grantor, PrivilegeError};
 use crate::audit::change::{Changes, Effect};
 use crate::audit::event::{NewEvent, format_time, micros};
 use crate::crypto::{self, Pepper};
@@ -84,6 +85,9 @@ pub enum CredentialError {
     /// The credential is revoked (409).
     #[error("a revoked credential cannot be rotated")]
     Revoked,
+    /// The caller may not hand out a credential with these scopes (403).
+    #[error(transparent)]
+    Privilege(#[from] PrivilegeError),
     /// A dependency failed.
     #[error(transparent)]
     Failure(Failure),
@@ -160,14 +164,17 @@ impl Credentials {
         Ok(clients::list_for_agent(&c, tenant, agent).await?)
     }
 
-    /// Creates a credential for an agent; returns it with its secret.
+    /// Creates a credential for an agent; returns it with its secret. Its scopes (all the
+    /// agent's capabilities when it lists none) must be ones the caller may give
+    /// ([`Grantor::may_bind`]).
     pub async fn create(
         &self,
         tenant: Uuid,
-        actor: &str,
+        by: &Grantor,
         agent_id: Uuid,
         input: NewCredentialInput,
     ) -> Result<(CredentialRow, String), CredentialError> {
+        let actor = by.actor.as_str();
         let mut errors = Vec::new();
         let expires_at = expiry(&input, OffsetDateTime::now_utc(), &mut errors);
         let mut change = self.changes.begin().await?;
@@ -194,6 +201,10 @@ impl Credentials {
         });
         if !errors.is_empty() {
             return Err(CredentialError::Invalid(errors));
+        }
+        match &scopes {
+            Some(s) => by.may_bind(s.iter().map(String::as_str))?,
+            None => by.may_bind(capabilities.iter().copied())?,
         }
         let id = Uuid::now_v7();
         let client_id = crypto::new_client_id()?;
@@ -233,11 +244,12 @@ impl Credentials {
         Ok((row, secret))
     }
 
-    /// Rotates a credential's secret; returns it with the new secret.
+    /// Rotates a credential's secret; returns it with the new secret. The new secret is
+    /// the credential's scopes, so the caller must be one that may give them.
     pub async fn rotate(
         &self,
         tenant: Uuid,
-        actor: &str,
+        by: &Grantor,
         agent_id: Uuid,
         id: Uuid,
         input: RotateInput,
@@ -256,6 +268,19 @@ impl Credentials {
         if current.status != ClientStatus::Active {
             return Err(CredentialError::Revoked);
         }
+        let agent = agents::get(change.tx(), tenant, agent_id, false)
+            .await?
+            .ok_or(CredentialError::AgentNotFound)?;
+        let capabilities = agent.fields.capability_strs();
+        match &current.scopes {
+            Some(s) => by.may_bind(
+                s.iter()
+                    .map(String::as_str)
+                    .filter(|s| capabilities.contains(s)),
+            )?,
+            None => by.may_bind(capabilities.iter().copied())?,
+        }
+        let actor = by.actor.as_str();
         let secret = crypto::new_client_secret()?;
         let until = (grace > 0)
             .then(|| micros(OffsetDateTime::now_utc() + time::Duration::seconds(grace as i64)));

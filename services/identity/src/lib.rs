@@ -4,8 +4,8 @@
 //! A library with a thin `main.rs`, so tests run the real server on port 0. Layers, top
 //! down: [`startup`] builds the services and the routes (`routes`, the only HTTP-aware
 //! module besides it); the services ([`tokens`], [`agents`], [`credentials`], [`tenants`],
-//! [`webhooks`], [`audit`], [`keys`]) hold the rules and return their own errors; [`repo`]
-//! holds all SQL; [`crypto`] and [`did`] are building blocks.
+//! [`resource_servers`], [`webhooks`], [`audit`], [`keys`]) hold the rules and return their
+//! own errors; [`repo`] holds all SQL; [`crypto`] and [`did`] are building blocks.
 
 pub mod agents;
 pub mod audit;
@@ -16,6 +16,7 @@ pub mod did;
 pub mod keys;
 pub mod migrations;
 pub mod repo;
+pub mod resource_servers;
 mod routes;
 pub mod startup;
 pub mod tenants;

@@ -22,6 +22,7 @@ use crate::crypto::{Kek, Pepper};
 use crate::keys::directory::KeyDirectory;
 use crate::keys::ring::KeyRing;
 use crate::migrations::migrations;
+use crate::resource_servers::{Audiences, ResourceServers};
 use crate::routes;
 use crate::tenants::Tenants;
 use crate::tokens::cache::CredentialCache;
@@ -135,9 +136,16 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
 
     let cache = CredentialCache::new(core.db.clone(), config.credential_cache_ttl);
     let changes = Changes::new(core.db.clone(), cache.clone(), revocations);
+    let audiences = Audiences::new(core.db.clone(), config.credential_cache_ttl);
+    let resource_servers = web::Data::new(ResourceServers::new(
+        core.db.clone(),
+        audiences.clone(),
+        config.common.public_url.clone(),
+    ));
     let tokens = Arc::new(TokenService::new(
         issuer,
         cache,
+        audiences,
         pepper(&config),
         audit,
         config.audit_token_events,
@@ -200,6 +208,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             .app_data(introspection.clone())
             .app_data(agents.clone())
             .app_data(credentials.clone())
+            .app_data(resource_servers.clone())
             .app_data(tenants.clone())
             .app_data(subscriptions.clone())
             .app_data(audit_log.clone())

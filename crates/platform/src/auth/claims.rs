@@ -22,6 +22,14 @@ impl Audience {
             Self::Many(v) => v.iter().any(|a| a == aud),
         }
     }
+
+    /// Whether `aud` is the only audience.
+    pub fn is_only(&self, aud: &str) -> bool {
+        match self {
+            Self::One(a) => a == aud,
+            Self::Many(v) => matches!(v.as_slice(), [a] if a == aud),
+        }
+    }
 }
 
 /// The claims of a verified access token.

@@ -1,9 +1,13 @@
 //! Access-token verification for every service, and the extractors that put authorization
 //! rules in handler signatures.
 //!
-//! Verification is local: the signature is checked against identity's JWKS (fetched once,
-//! refreshed when a token names an unknown `kid`, at most once a second), then `iss`, `aud`,
-//! `exp` and `nbf`, then revocation in Redis:
+//! Verification is local: the token must be an access token (`typ: at+jwt`, so no other JWT
+//! identity signs, such as an audit checkpoint, passes for one); its signature is checked
+//! against identity's JWKS (fetched when a token names an unknown `kid` or the set is older
+//! than [`KEY_CACHE_TTL`], at most once a second, so a key removed from the JWKS stops
+//! verifying without a restart), then `iss`, `exp` and `nbf`, then `aud`, which must be the
+//! platform API alone (a token for a tenant's resource server is refused), then revocation
+//! in Redis:
 //! - `revoked:jti:<jti>`: that token;
 //! - `revoked:sub:<sub>` = unix milliseconds: every token of that agent issued at or before
 //!   it (suspension, decommissioning);
@@ -43,4 +47,4 @@ pub use extract::{Authenticated, RequireScope, TenantId};
 pub use jwks::{HttpJwks, JwksSource};
 pub use revocation::{HttpRevocationFallback, RevocationFallback};
 pub use scopes::ScopeMarker;
-pub use verifier::Verifier;
+pub use verifier::{KEY_CACHE_TTL, Verifier};

@@ -18,10 +18,17 @@ struct KeyEntry {
     key: DecodingKey,
 }
 
+/// The key set as last fetched.
+struct KeyMap {
+    keys: HashMap<String, Arc<KeyEntry>>,
+    /// When it was fetched; `None` before the first fetch.
+    fetched: Option<Instant>,
+}
+
 struct VerifierInner {
     issuer: String,
     audience: String,
-    keys: RwLock<HashMap<String, Arc<KeyEntry>>>,
+    keys: RwLock<KeyMap>,
     source: Arc<dyn JwksSource>,
     last_refresh: tokio::sync::Mutex<Option<Instant>>,
     redis: Redis,
@@ -32,6 +39,8 @@ struct VerifierInner {
 #[derive(Clone)]
 pub struct Verifier {
     inner: Arc<VerifierInner>,
+    /// How long a fetched key set is trusted without fetching it again.
+    key_ttl: Duration,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -45,11 +54,17 @@ impl std::fmt::Debug for Verifier {
 
 /// Refresh the key set at most this often when tokens name unknown keys.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a fetched key set is trusted: a key removed from the JWKS stops verifying at most
+/// this long after its removal (plus one fetch), without a restart.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(600);
+/// The JWS `typ` of access tokens (RFC 9068 §2.1); `application/at+jwt` is the same type.
+const ACCESS_TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
 impl Verifier {
-    /// A verifier accepting tokens of `issuer` for `audience`.
+    /// A verifier accepting access tokens of `issuer` whose only audience is `audience`,
+    /// trusting fetched keys for [`KEY_CACHE_TTL`].
     pub fn new(
         issuer: String,
         audience: String,
@@ -61,12 +76,16 @@ impl Verifier {
             inner: Arc::new(VerifierInner {
                 issuer,
                 audience,
-                keys: RwLock::new(HashMap::new()),
+                keys: RwLock::new(KeyMap {
+                    keys: HashMap::new(),
+                    fetched: None,
+                }),
                 source,
                 last_refresh: tokio::sync::Mutex::new(None),
                 redis,
                 fallback,
             }),
+            key_ttl: KEY_CACHE_TTL,
         }
     }
 
@@ -75,18 +94,51 @@ impl Verifier {
         &self.inner.issuer
     }
 
-    fn key(&self, kid: &str) -> Option<Arc<KeyEntry>> {
-        self.inner
-            .keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(kid)
-            .cloned()
+    /// The same verifier trusting fetched keys for `ttl` instead of [`KEY_CACHE_TTL`].
+    pub fn with_key_ttl(mut self, ttl: Duration) -> Self {
+        self.key_ttl = ttl;
+        self
     }
 
-    /// Reloads the key set (rate-limited to once per [`MIN_REFRESH_INTERVAL`]).
+    /// The key named `kid`, and whether the set it comes from is still fresh.
+    fn key(&self, kid: &str) -> (Option<Arc<KeyEntry>>, bool) {
+        let map = self
+            .inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = map.fetched.is_some_and(|t| t.elapsed() < self.key_ttl);
+        (map.keys.get(kid).cloned(), fresh)
+    }
+
+    /// The key named `kid`: from the key set when it is fresh, else after fetching it again
+    /// (at most once a second; a known key does not wait for another request's fetch).
+    /// While the source cannot be read, the last set is kept.
+    async fn key_for(&self, kid: &str) -> Option<Arc<KeyEntry>> {
+        match self.key(kid) {
+            (Some(entry), true) => return Some(entry),
+            (Some(_), false) => self.refresh_if_idle().await,
+            (None, _) => self.refresh().await,
+        }
+        self.key(kid).0
+    }
+
+    /// Reloads the key set (rate-limited to once per [`MIN_REFRESH_INTERVAL`]), waiting for
+    /// a reload already under way.
     async fn refresh(&self) {
         let mut last = self.inner.last_refresh.lock().await;
+        self.reload(&mut last).await;
+    }
+
+    /// Reloads the key set unless a reload is under way (the caller then goes on with the
+    /// key it has).
+    async fn refresh_if_idle(&self) {
+        if let Ok(mut last) = self.inner.last_refresh.try_lock() {
+            self.reload(&mut last).await;
+        }
+    }
+
+    async fn reload(&self, last: &mut Option<Instant>) {
         if last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
             return;
         }
@@ -106,31 +158,39 @@ impl Verifier {
                     .inner
                     .keys
                     .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = KeyMap {
+                    keys: map,
+                    fetched: Some(Instant::now()),
+                };
             }
             Err(e) => tracing::warn!(error = %e, "could not refresh the signing keys"),
         }
     }
 
-    /// Checks signature and claims, without revocation (introspection and revocation use
-    /// this to learn what a token is).
+    /// Checks that `token` is an access token (`typ: at+jwt`) of the issuer, signed by a
+    /// published key and within its lifetime, for any audience; no revocation. Introspection
+    /// and revocation use this to learn what a token is; it authorizes nothing (see
+    /// [`Verifier::verify`]).
     pub async fn decode(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("malformed token".into()))?;
+        let typ = header.typ.as_deref().unwrap_or("");
+        if !ACCESS_TOKEN_TYPES
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(typ))
+        {
+            return Err(AuthError::Invalid("not an access token (typ)".into()));
+        }
         let kid = header
             .kid
             .ok_or_else(|| AuthError::Invalid("token has no kid".into()))?;
-        let entry = match self.key(&kid) {
-            Some(e) => e,
-            None => {
-                self.refresh().await;
-                self.key(&kid)
-                    .ok_or_else(|| AuthError::Invalid("token signed by an unknown key".into()))?
-            }
-        };
+        let entry = self
+            .key_for(&kid)
+            .await
+            .ok_or_else(|| AuthError::Invalid("token signed by an unknown key".into()))?;
         let mut v = Validation::new(entry.alg);
         v.set_issuer(&[&self.inner.issuer]);
-        v.set_audience(&[&self.inner.audience]);
+        v.validate_aud = false;
         v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         v.leeway = LEEWAY_SECS;
         v.validate_nbf = true;
@@ -139,9 +199,16 @@ impl Verifier {
             .map_err(|e| AuthError::Invalid(format!("invalid token: {e}")))
     }
 
-    /// Full verification: [`Verifier::decode`] plus revocation.
+    /// Full verification of a bearer token: [`Verifier::decode`], an audience that is this
+    /// verifier's alone (a token for a resource server, or for it and others, is refused),
+    /// and revocation.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.decode(token).await?;
+        if !claims.aud.is_only(&self.inner.audience) {
+            return Err(AuthError::Invalid(
+                "invalid token: the token is not for this API (aud)".into(),
+            ));
+        }
         if self.is_revoked(&claims).await? {
             return Err(AuthError::Revoked);
         }

@@ -18,7 +18,7 @@ use testkit::{TestApp, TestEnv};
 use uuid::Uuid;
 
 /// Issuer and audience of the test tokens (`PUBLIC_URL` of [`TestEnv::env`]).
-const ISSUER: &str = "http://localhost:8080";
+pub const ISSUER: &str = "http://localhost:8080";
 const KID: &str = "test-key";
 
 /// Signs access tokens with an Ed25519 key and publishes it as a JWKS.
@@ -34,7 +34,8 @@ impl std::fmt::Debug for Issuer {
 }
 
 impl Issuer {
-    fn new() -> Self {
+    /// A new key pair, published under [`KID`].
+    pub fn new() -> Self {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
         let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
         let x = URL_SAFE_NO_PAD.encode(key.public_key().as_ref());
@@ -45,15 +46,24 @@ impl Issuer {
         Self { key, jwks }
     }
 
-    /// A token of `tenant` carrying the space-separated `scope`.
-    pub fn token(&self, tenant: Uuid, scope: &str) -> String {
+    /// The published key set.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    /// The claims of an access token of `tenant` carrying the space-separated `scope`.
+    pub fn claims(tenant: Uuid, scope: &str) -> serde_json::Value {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": KID});
-        let claims = json!({
+        json!({
             "iss": ISSUER, "aud": ISSUER, "sub": Uuid::new_v4(), "client_id": "test-client",
             "jti": Uuid::now_v7(), "iat": now, "nbf": now, "exp": now + 300,
             "scope": scope, "tenant_id": tenant,
-        });
+        })
+    }
+
+    /// `claims` signed under the JWS type `typ`.
+    pub fn signed(&self, typ: &str, claims: &serde_json::Value) -> String {
+        let header = json!({"alg": "EdDSA", "typ": typ, "kid": KID});
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -61,6 +71,11 @@ impl Issuer {
         );
         let sig = self.key.sign(signing_input.as_bytes());
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    }
+
+    /// An access token of `tenant` carrying the space-separated `scope`.
+    pub fn token(&self, tenant: Uuid, scope: &str) -> String {
+        self.signed("at+jwt", &Self::claims(tenant, scope))
     }
 }
 

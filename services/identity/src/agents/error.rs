@@ -5,6 +5,8 @@ use platform::errors::FieldError;
 
 use platform::Failure;
 
+use super::privileges::PrivilegeError;
+
 /// Why an agent operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -28,6 +30,9 @@ pub enum AgentError {
         /// Its agent limit.
         max: u64,
     },
+    /// The caller may not give the agent these capabilities (403).
+    #[error(transparent)]
+    Privilege(#[from] PrivilegeError),
     /// A dependency failed.
     #[error(transparent)]
     Failure(Failure),

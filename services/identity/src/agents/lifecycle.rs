@@ -5,6 +5,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::AgentError;
+use super::privileges::Grantor;
 use super::service::Agents;
 use super::view::event_details;
 use crate::audit::change::Effect;
@@ -26,14 +27,17 @@ pub enum Transition {
 }
 
 impl Agents {
-    /// Registers an agent (with its DID key), within the tenant's tier.
+    /// Registers an agent (with its DID key), within the tenant's tier, with capabilities
+    /// the caller may give ([`Grantor::may_bind`]).
     pub async fn create(
         &self,
         tenant: Uuid,
-        actor: &str,
+        by: &Grantor,
         input: NewAgent,
     ) -> Result<AgentRow, AgentError> {
         let fields: AgentFields = input.validate()?;
+        by.may_bind(fields.capability_strs())?;
+        let actor = by.actor.as_str();
         let agent_limit = self.quota.agent_limit(tenant).await;
         let mut change = self.changes.begin().await?;
         if let Some((tier, max)) = agent_limit {
@@ -56,14 +60,17 @@ impl Agents {
         Ok(row)
     }
 
-    /// Changes an agent's fields (not its status).
+    /// Changes an agent's fields (not its status). Capabilities change only as the caller
+    /// may ([`Grantor::may_change_capabilities`]); removing any revokes every token the
+    /// agent was issued so far (they may carry it).
     pub async fn update(
         &self,
         tenant: Uuid,
-        actor: &str,
+        by: &Grantor,
         id: Uuid,
         patch: AgentPatch,
     ) -> Result<AgentRow, AgentError> {
+        let actor = by.actor.as_str();
         let mut change = self.changes.begin().await?;
         let current = repo::get(change.tx(), tenant, id, true)
             .await?
@@ -74,6 +81,13 @@ impl Agents {
             ));
         }
         let (fields, changed) = patch.apply(&current.fields)?;
+        let (before, after) = (current.fields.capability_strs(), fields.capability_strs());
+        by.may_change_capabilities(id, &before, &after)?;
+        if before.iter().any(|c| !after.contains(c)) {
+            change
+                .revoke_all(Kind::Agent, &id.to_string(), Some(tenant))
+                .await?;
+        }
         let row = repo::update(change.tx(), tenant, id, &fields).await?;
         let details = event_details(
             &self.public_url,

@@ -8,6 +8,7 @@
 //!   credentials; after the commit the revocations are published and this instance's
 //!   credential cache forgets the agent, so the change takes effect here at once and
 //!   elsewhere within a second);
+//! - [`privileges`]: who may give an agent which scopes (no self-granted privileges);
 //! - [`error`]: what the caller is told when a rule refuses.
 //!
 //! The fields and their validation are the domain's ([`domain::NewAgent`],
@@ -15,9 +16,11 @@
 
 pub mod error;
 pub mod lifecycle;
+pub mod privileges;
 pub mod service;
 pub mod view;
 
 pub use error::AgentError;
 pub use lifecycle::Transition;
+pub use privileges::{Grantor, PrivilegeError};
 pub use service::Agents;

@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod feed;
 pub mod keys;
 pub mod locks;
+pub mod resource_servers;
 pub mod revocations;
 pub mod stored;
 pub mod tenants;

@@ -12,7 +12,7 @@ use platform::pagination::{Limit, Page, cursor_param};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::support::{actor, path_id, query_value};
+use super::support::{actor, grantor, path_id, query_value};
 use crate::agents::view::to_json;
 use crate::agents::{Agents, Transition};
 use crate::repo::agents::ListFilter;
@@ -24,7 +24,9 @@ pub async fn create(
     TenantId(tenant): TenantId,
     Json(input): Json<NewAgent>,
 ) -> ApiResult<HttpResponse> {
-    let row = agents.create(tenant, &actor(auth.claims()), input).await?;
+    let row = agents
+        .create(tenant, &grantor(auth.claims()), input)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/agents/{}", row.id)))
         .json(to_json(agents.public_url(), &row)))
@@ -97,7 +99,7 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "agent")?;
     let row = agents
-        .update(tenant, &actor(auth.claims()), id, patch)
+        .update(tenant, &grantor(auth.claims()), id, patch)
         .await?;
     Ok(HttpResponse::Ok().json(to_json(agents.public_url(), &row)))
 }

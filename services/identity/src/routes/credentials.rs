@@ -7,7 +7,7 @@ use platform::auth::scopes::{AgentsRead, AgentsWrite};
 use platform::auth::{RequireScope, TenantId};
 use platform::extract::OptionalJson;
 
-use super::support::{actor, no_store, path_id};
+use super::support::{actor, grantor, no_store, path_id};
 use crate::credentials::{self, Credentials, NewCredentialInput, RotateInput};
 
 /// `POST /api/v1/agents/{id}/credentials`: the secret is in this response only.
@@ -20,7 +20,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let agent = path_id(&path, "agent")?;
     let (row, secret) = credentials
-        .create(tenant, &actor(auth.claims()), agent, input)
+        .create(tenant, &grantor(auth.claims()), agent, input)
         .await?;
     Ok(no_store(
         HttpResponse::Created()
@@ -56,7 +56,7 @@ pub async fn rotate(
     let agent = path_id(&path.0, "agent")?;
     let id = path_id(&path.1, "credential")?;
     let (row, secret) = credentials
-        .rotate(tenant, &actor(auth.claims()), agent, id, input)
+        .rotate(tenant, &grantor(auth.claims()), agent, id, input)
         .await?;
     Ok(no_store(
         HttpResponse::Ok().json(credentials::with_secret(&row, &secret)),

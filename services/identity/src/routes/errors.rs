@@ -4,10 +4,11 @@
 use actix_web::http::{StatusCode, header};
 use platform::ApiError;
 
-use crate::agents::AgentError;
+use crate::agents::{AgentError, PrivilegeError};
 use crate::audit::log::AuditLogError;
 use crate::audit::writer::AuditUnavailable;
 use crate::credentials::CredentialError;
+use crate::resource_servers::ResourceServerError;
 use crate::tenants::TenantError;
 use crate::tokens::client_auth::ClientAuthError;
 use crate::tokens::grant::GrantError;
@@ -87,11 +88,14 @@ impl From<GrantError> for ApiError {
                 ApiError::oauth(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", q.detail())
                     .with_header(header::RETRY_AFTER, &q.retry_after_secs.to_string())
             }
-            GrantError::InvalidScope(_) => bad_request("invalid_scope", e.to_string()),
+            GrantError::InvalidScope(_) | GrantError::NoScopeForTarget(_) => {
+                bad_request("invalid_scope", e.to_string())
+            }
             GrantError::AudienceAndResource => bad_request("invalid_request", e.to_string()),
             GrantError::InvalidTarget => bad_request("invalid_target", e.to_string()),
             GrantError::Issue(e) => e.into(),
             GrantError::Audit(e) => e.into(),
+            GrantError::Failure(e) => e.0,
         }
     }
 }
@@ -133,7 +137,26 @@ impl From<AgentError> for ApiError {
                     .with_extra("tier", tier.as_str().into())
                     .with_extra("max", max.into())
             }
+            AgentError::Privilege(e) => e.into(),
             AgentError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<PrivilegeError> for ApiError {
+    fn from(e: PrivilegeError) -> Self {
+        match e {
+            PrivilegeError::PlatformScopeNeedsAdmin(ref scope) => {
+                ApiError::forbidden("platform_scope_needs_admin", e.to_string())
+                    .with_extra("scope", scope.as_str().into())
+            }
+            PrivilegeError::ScopeNotHeld(ref scope) => {
+                ApiError::forbidden("scope_not_held", e.to_string())
+                    .with_extra("scope", scope.as_str().into())
+            }
+            PrivilegeError::OwnCapabilities => {
+                ApiError::forbidden("own_capabilities", e.to_string())
+            }
         }
     }
 }
@@ -148,6 +171,7 @@ impl From<CredentialError> for ApiError {
                 ApiError::conflict("agent_decommissioned", e.to_string())
             }
             CredentialError::Revoked => ApiError::conflict("credential_revoked", e.to_string()),
+            CredentialError::Privilege(e) => e.into(),
             CredentialError::Failure(e) => e.0,
         }
     }
@@ -159,6 +183,22 @@ impl From<TenantError> for ApiError {
             TenantError::Invalid(errors) => ApiError::validation(errors),
             TenantError::NotFound => ApiError::not_found("tenant"),
             TenantError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<ResourceServerError> for ApiError {
+    fn from(e: ResourceServerError) -> Self {
+        match e {
+            ResourceServerError::Invalid(errors) => ApiError::validation(errors),
+            ResourceServerError::NotFound => ApiError::not_found("resource server"),
+            ResourceServerError::Exists => {
+                ApiError::conflict("resource_server_exists", e.to_string())
+            }
+            ResourceServerError::LimitReached => {
+                ApiError::conflict("resource_server_limit", e.to_string())
+            }
+            ResourceServerError::Failure(e) => e.0,
         }
     }
 }

@@ -13,6 +13,7 @@ mod errors;
 mod feed;
 mod internal;
 mod oauth;
+mod resource_servers;
 mod support;
 mod tenants;
 mod webhooks;
@@ -108,6 +109,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/agents/{id}/credentials/{cid}",
             web::delete().to(credentials::revoke),
+        )
+        // Resource servers (the audiences tokens may name besides the platform API).
+        .route(
+            "/api/v1/resource-servers",
+            web::post().to(resource_servers::create),
+        )
+        .route(
+            "/api/v1/resource-servers",
+            web::get().to(resource_servers::list),
+        )
+        .route(
+            "/api/v1/resource-servers/{id}",
+            web::get().to(resource_servers::get),
+        )
+        .route(
+            "/api/v1/resource-servers/{id}",
+            web::patch().to(resource_servers::update),
+        )
+        .route(
+            "/api/v1/resource-servers/{id}",
+            web::delete().to(resource_servers::delete),
         )
         // Webhooks.
         .route("/api/v1/webhooks", web::post().to(webhooks::create))

@@ -7,9 +7,16 @@ use platform::ApiError;
 use platform::auth::Claims;
 use uuid::Uuid;
 
+use crate::agents::Grantor;
+
 /// `client:<client_id>`: the actor recorded in audit events.
 pub fn actor(claims: &Claims) -> String {
     format!("client:{}", claims.client_id)
+}
+
+/// The caller of a change that binds scopes to an agent.
+pub fn grantor(claims: &Claims) -> Grantor {
+    Grantor::new(actor(claims), claims)
 }
 
 /// An id from the path; a malformed one cannot exist, so it is 404 like any unknown id.

@@ -4,8 +4,14 @@
 //! Order: client authentication ([`super::client_auth`]); the tenant's daily token quota
 //! (when tiers are enforced); scope; audience; signing; the audit event, committed before
 //! the answer; metering.
+//!
+//! The audience (RFC 8707) is the platform API (the issuer) unless the request names a
+//! resource server of the client's tenant ([`crate::resource_servers`]); anything else is
+//! `invalid_target`. A token for a resource server has its identifier as the only `aud` and
+//! carries only the requested (or, when none is requested, allowed) scopes it defines.
 
 use domain::ClientKind;
+use platform::Failure;
 use platform::metering::Metric;
 use platform::quota::Exceeded;
 
@@ -38,11 +44,17 @@ pub enum GrantError {
     /// A requested scope is not the client's.
     #[error("scope {0} is not granted to this client")]
     InvalidScope(String),
+    /// None of the requested scopes is defined by the named resource server.
+    #[error("none of the requested scopes is defined by the resource server {0}")]
+    NoScopeForTarget(String),
     /// `audience` and `resource` both sent.
     #[error("send audience or resource, not both")]
     AudienceAndResource,
-    /// An unusable audience.
-    #[error("audience must be 1 to 256 characters without spaces")]
+    /// The audience is neither the platform API nor a resource server of the client's
+    /// tenant.
+    #[error(
+        "the audience must be the platform API or the identifier of a resource server registered by this client's tenant"
+    )]
     InvalidTarget,
     /// The token could not be signed.
     #[error(transparent)]
@@ -50,10 +62,20 @@ pub enum GrantError {
     /// The issuance could not be audited.
     #[error(transparent)]
     Audit(#[from] AuditUnavailable),
+    /// A dependency failed.
+    #[error(transparent)]
+    Failure(Failure),
 }
 
-/// Most bytes of an audience value.
-const MAX_AUDIENCE: usize = 256;
+platform::failure_from!(GrantError);
+
+/// Whom a token is for.
+enum Target<'a> {
+    /// The platform API (the issuer).
+    Platform,
+    /// A resource server of the client's tenant: its identifier and the scopes it defines.
+    Server(&'a str, &'a [String]),
+}
 
 /// Scopes the client may receive.
 pub fn allowed_scopes(row: &TokenClientRow) -> Vec<&str> {
@@ -113,38 +135,64 @@ impl TokenService {
             }
         }
         let allowed = allowed_scopes(&row);
-        let scope = match req
+        let requested: Option<Vec<&str>> = req
             .scope
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-        {
-            None => allowed.join(" "),
-            Some(requested) => {
+            .map(|requested| {
                 let mut wanted: Vec<&str> =
                     requested.split(' ').filter(|s| !s.is_empty()).collect();
                 wanted.sort_unstable();
                 wanted.dedup();
-                if let Some(bad) = wanted.iter().find(|s| !allowed.contains(s)) {
-                    let err = GrantError::InvalidScope((*bad).to_owned());
+                wanted
+            });
+        if let Some(bad) = requested.iter().flatten().find(|s| !allowed.contains(s)) {
+            let err = GrantError::InvalidScope((*bad).to_owned());
+            return Err(self.refuse(&row, "invalid_scope", err).await);
+        }
+
+        // Only a request naming another audience than the platform reads the tenant's
+        // resource servers (cached per tenant).
+        let named = match &req.audience {
+            Audience::Both => return Err(GrantError::AudienceAndResource),
+            Audience::Named(a) if a != self.issuer.issuer() => Some(a.as_str()),
+            Audience::Named(_) | Audience::Issuer => None,
+        };
+        let servers = match (named, row.tenant_id) {
+            (Some(_), Some(tenant)) => Some(self.audiences.of(tenant).await?),
+            _ => None,
+        };
+        let target = match named {
+            None => Target::Platform,
+            Some(a) => match servers.as_deref().and_then(|s| s.scopes_of(a)) {
+                Some(defined) => Target::Server(a, defined),
+                None => {
+                    return Err(self
+                        .refuse(&row, "invalid_target", GrantError::InvalidTarget)
+                        .await);
+                }
+            },
+        };
+        let (scope, audience) = match target {
+            Target::Platform => (
+                requested.as_deref().unwrap_or(&allowed).join(" "),
+                self.issuer.issuer(),
+            ),
+            Target::Server(identifier, defined) => {
+                let kept: Vec<&str> = requested
+                    .as_deref()
+                    .unwrap_or(&allowed)
+                    .iter()
+                    .copied()
+                    .filter(|s| defined.iter().any(|d| d == s))
+                    .collect();
+                if kept.is_empty() && requested.is_some() {
+                    let err = GrantError::NoScopeForTarget(identifier.to_owned());
                     return Err(self.refuse(&row, "invalid_scope", err).await);
                 }
-                wanted.join(" ")
+                (kept.join(" "), identifier)
             }
-        };
-
-        let audience = match &req.audience {
-            Audience::Both => return Err(GrantError::AudienceAndResource),
-            Audience::Named(a) => {
-                if a.is_empty()
-                    || a.len() > MAX_AUDIENCE
-                    || a.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
-                    return Err(GrantError::InvalidTarget);
-                }
-                a.as_str()
-            }
-            Audience::Issuer => self.issuer.issuer(),
         };
 
         let sub = match &row.agent_id {

@@ -10,12 +10,15 @@ use super::cache::CredentialCache;
 use super::issue::Issuer;
 use crate::audit::writer::AuditWriter;
 use crate::crypto::Pepper;
+use crate::resource_servers::Audiences;
 
 /// Issues tokens and authenticates clients ([`super::grant`], [`super::client_auth`]).
 #[derive(Debug)]
 pub struct TokenService {
     pub(super) issuer: Issuer,
     pub(super) cache: CredentialCache,
+    /// The tenants' resource servers, for requests naming another audience.
+    pub(super) audiences: Audiences,
     pub(super) pepper: Pepper,
     pub(super) limiter: RateLimiter,
     pub(super) quota: Quota,
@@ -28,12 +31,13 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    /// A service signing with `issuer`, looking clients up in `cache`, checking secrets with
-    /// `pepper`, recording to `audit` (when `audit_token_events`), and limiting, enforcing
+    /// A service signing with `issuer`, looking clients up in `cache` (and their tenants'
+    /// resource servers in `audiences`), checking secrets with `pepper`, recording to `audit` (when `audit_token_events`), and limiting, enforcing
     /// quotas and metering with `core`'s limiter, quota and metering.
     pub fn new(
         issuer: Issuer,
         cache: CredentialCache,
+        audiences: Audiences,
         pepper: Pepper,
         audit: AuditWriter,
         audit_token_events: bool,
@@ -42,6 +46,7 @@ impl TokenService {
         Self {
             issuer,
             cache,
+            audiences,
             pepper,
             limiter: core.limiter.clone(),
             quota: core.quota.clone(),

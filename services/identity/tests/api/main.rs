@@ -16,6 +16,8 @@ mod feed;
 mod helpers;
 mod keys;
 mod oauth;
+mod privileges;
+mod resource_servers;
 mod retention;
 mod revocation;
 mod tenants;
