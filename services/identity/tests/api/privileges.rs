@@ -35,6 +35,13 @@ async fn agent_with(
     (agent, cred, token)
 }
 
+/// The token of a writer agent: agents:read, agents:write and documents:read, no
+/// admin:tenant.
+async fn writer(id: &Identity, w: &World) -> String {
+    let caps = ["agents:read", "agents:write", "documents:read"];
+    agent_with(id, w, "writer", &caps).await.2
+}
+
 fn assert_refused(res: &testkit::TestResponse, code: &str) {
     assert_eq!(res.status, 403, "{}", res.body);
     assert_eq!(res.json()["code"], code, "{}", res.body);
@@ -45,14 +52,7 @@ async fn platform_scopes_need_admin_tenant_and_callers_bind_only_what_they_hold(
     let env = TestEnv::new().await.unwrap();
     let id = spawn(&env, &[]).await;
     let w = world(&id, "Privileged").await;
-    // A writer agent: agents:read, agents:write and documents:read, no admin:tenant.
-    let (_, _, writer) = agent_with(
-        &id,
-        &w,
-        "writer",
-        &["agents:read", "agents:write", "documents:read"],
-    )
-    .await;
+    let writer = writer(&id, &w).await;
     let agents_before = count(&env, "identity.agents").await;
 
     // It cannot make an agent with a platform scope, not even one it holds.
@@ -214,13 +214,7 @@ async fn credentials_bind_only_what_the_caller_may_give() {
     let env = TestEnv::new().await.unwrap();
     let id = spawn(&env, &[]).await;
     let w = world(&id, "Credentialed").await;
-    let (_, _, writer) = agent_with(
-        &id,
-        &w,
-        "writer",
-        &["agents:read", "agents:write", "documents:read"],
-    )
-    .await;
+    let writer = writer(&id, &w).await;
     let (powerful, powerful_cred, _) = agent_with(
         &id,
         &w,
