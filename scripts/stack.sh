@@ -62,6 +62,8 @@ configure() {
   export IDENTITY_URL="http://127.0.0.1:${PORTS[identity]}"
   export BILLING_URL="http://127.0.0.1:${PORTS[billing]}"
   export HOST=127.0.0.1
+  # The ingress (nginx on this machine) forwards the client's address in X-Forwarded-For.
+  export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.0/8,::1/128}"
   # A local stack serves one developer from one IP: generous per-IP limits.
   export RATE_LIMIT_MAX_REQUESTS="${RATE_LIMIT_MAX_REQUESTS:-100000}"
   export RATE_LIMIT_TOKEN_IP_MAX="${RATE_LIMIT_TOKEN_IP_MAX:-100000000}"

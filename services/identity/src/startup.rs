@@ -47,6 +47,8 @@ pub struct AppState {
     pub kek: Kek,
     /// Usage counters.
     pub metering: Metering,
+    /// The token endpoint's credential cache.
+    pub credential_cache: CredentialCache,
 }
 
 /// Shared state of a running identity.
@@ -144,7 +146,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     ));
     let tokens = Arc::new(TokenService::new(
         issuer,
-        cache,
+        cache.clone(),
         audiences,
         pepper(&config),
         audit,
@@ -197,6 +199,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
     let state = web::Data::new(AppState {
         kek: kek(&config)?,
         metering: core.metering.clone(),
+        credential_cache: cache,
         config: Arc::new(config),
         keys,
         core: core.clone(),

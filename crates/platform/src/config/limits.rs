@@ -19,6 +19,14 @@ pub enum Action {
     Tenant,
     /// `GET /api/v1/audit/verify`, per tenant.
     AuditVerify,
+    /// Failed client authentications (token, introspection, revocation), per `client_id`
+    /// and client IP.
+    AuthFailure,
+    /// Failed client authentications, per client IP.
+    AuthFailureIp,
+    /// Introspection and revocation, per caller (the authenticated client, or the client of
+    /// the bearer token).
+    OAuthCaller,
 }
 
 /// The declaration of one limited action.
@@ -41,7 +49,7 @@ pub struct ActionSpec {
 }
 
 /// Every limited action, with its defaults. Documented in `docs/ENVIRONMENT.md`.
-pub const ACTIONS: [ActionSpec; 5] = [
+pub const ACTIONS: [ActionSpec; 8] = [
     ActionSpec {
         action: Action::Ip,
         name: "ip",
@@ -87,6 +95,33 @@ pub const ACTIONS: [ActionSpec; 5] = [
         max_var: "RATE_LIMIT_AUDIT_VERIFY_MAX",
         window_var: "RATE_LIMIT_AUDIT_VERIFY_WINDOW_MS",
     },
+    ActionSpec {
+        action: Action::AuthFailure,
+        name: "auth_failure",
+        keyed_by: "client_id and client IP of failed client authentications (only further failures are refused)",
+        default_max: 20,
+        default_window_ms: 60_000,
+        max_var: "RATE_LIMIT_AUTH_FAILURE_MAX",
+        window_var: "RATE_LIMIT_AUTH_FAILURE_WINDOW_MS",
+    },
+    ActionSpec {
+        action: Action::AuthFailureIp,
+        name: "auth_failure_ip",
+        keyed_by: "client IP of failed client authentications (only further failures are refused)",
+        default_max: 300,
+        default_window_ms: 60_000,
+        max_var: "RATE_LIMIT_AUTH_FAILURE_IP_MAX",
+        window_var: "RATE_LIMIT_AUTH_FAILURE_IP_WINDOW_MS",
+    },
+    ActionSpec {
+        action: Action::OAuthCaller,
+        name: "oauth_caller",
+        keyed_by: "caller (client_id) of POST /oauth2/introspect and /oauth2/revoke",
+        default_max: 1000,
+        default_window_ms: 60_000,
+        max_var: "RATE_LIMIT_OAUTH_CALLER_MAX",
+        window_var: "RATE_LIMIT_OAUTH_CALLER_WINDOW_MS",
+    },
 ];
 
 impl Action {
@@ -103,6 +138,9 @@ impl Action {
             Self::TokenIp => 2,
             Self::Tenant => 3,
             Self::AuditVerify => 4,
+            Self::AuthFailure => 5,
+            Self::AuthFailureIp => 6,
+            Self::OAuthCaller => 7,
         }
     }
 
@@ -124,7 +162,7 @@ pub struct Limit {
 /// The effective limits of this process.
 #[derive(Debug, Clone)]
 pub struct LimitTable {
-    limits: [Limit; 5],
+    limits: [Limit; ACTIONS.len()],
     /// `REDIS_RATE_LIMIT_ENABLED` (true): share limits through Redis.
     pub redis_enabled: bool,
 }

@@ -1,22 +1,31 @@
 //! Client authentication (RFC 6749 §2.3.1) for the token, introspection and revocation
-//! endpoints: per-client and per-IP limits (one Redis round trip), the client from the
-//! credential cache, its secret (current, or previous during a rotation grace period) in
-//! constant time, and the client, agent and tenant state.
+//! endpoints: the client from the credential cache, its secret (current, or previous during
+//! a rotation grace period) in constant time, the client, agent and tenant state, and then
+//! the limits.
 //!
-//! Every refusal of a known client is audited with its reason, while the client only learns
-//! `invalid_client` (the reason would help an attacker).
+//! A successful authentication counts against the client's own budget (token endpoint: per
+//! client and per address; introspection and revocation: per caller), in one Redis round
+//! trip. A failed one counts only against the failure limits, per client and address and
+//! per address (`auth_failure`, `auth_failure_ip`); past them further failures are answered
+//! 429 instead of `invalid_client`. Failures never spend the client's budget, and valid
+//! credentials are never refused because of failures, the client's own or anyone else's.
+//!
+//! Every refusal of a known client is audited with its reason (in bounded numbers, see
+//! [`super::refusals`]), while the client only learns `invalid_client` (the reason would help
+//! an attacker).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use domain::{AgentStatus, ClientKind, ClientStatus, TenantStatus};
+use platform::net::limit_subject;
 use platform::rate_limit::{Action, Check, Decision};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::request::ClientCredentials;
 use super::service::TokenService;
-use crate::audit::event::{NewEvent, SYSTEM_TENANT};
+use crate::audit::event::SYSTEM_TENANT;
 use crate::audit::writer::AuditUnavailable;
 use crate::repo::clients::TokenClientRow;
 use platform::Failure;
@@ -28,7 +37,7 @@ pub enum ClientAuthError {
     /// audited, never sent).
     #[error("client authentication failed")]
     InvalidClient,
-    /// The client or its address sent too many requests.
+    /// The client, its address or the caller sent too many requests, or too many failed.
     #[error("too many requests ({})", .0.action.name())]
     RateLimited(Decision),
     /// The refusal could not be audited.
@@ -81,61 +90,147 @@ pub(super) fn tenant_of(row: &TokenClientRow) -> Uuid {
     row.tenant_id.unwrap_or(SYSTEM_TENANT)
 }
 
+/// The budget a successful authentication is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// The token endpoint's, per client and per address.
+    Token,
+    /// Introspection's and revocation's, per caller (the address is counted by the
+    /// per-IP limit of every public route).
+    Caller,
+}
+
 impl TokenService {
-    /// Audits the refusal of a known client (when token events are audited), then answers
-    /// `err`; when the audit log cannot record it, the request fails for that reason.
+    /// Audits the refusal of a known client (when token events are audited; repeated
+    /// refusals are counted, see [`super::refusals`]), then answers `err`; when the audit log
+    /// cannot record it, the request fails for that reason.
     pub(super) async fn refuse<E: From<AuditUnavailable>>(
         &self,
         row: &TokenClientRow,
         reason: &'static str,
         err: E,
     ) -> E {
-        if self.audit_token_events {
-            let event = NewEvent::new(
-                tenant_of(row),
-                format!("client:{}", row.client_id),
-                "token.refused",
-                Some(format!("client:{}", row.client_id)),
-            )
-            .details(serde_json::json!({
-                "client_id": row.client_id,
-                "agent_id": row.agent_id,
-                "reason": reason,
-            }))
-            .failed();
-            if let Err(e) = self.audit.record(event).await {
-                return e.into();
-            }
+        if self.audit_token_events
+            && let Err(e) = self.refusals.record(row, tenant_of(row), reason).await
+        {
+            return e.into();
         }
         err
     }
 
-    /// Authenticates the client of a token, introspection or revocation request.
+    /// Authenticates the client of a token request, and counts it against the client's and
+    /// the address's token limits.
     pub async fn authenticate(
         &self,
         creds: &ClientCredentials,
         ip: Option<IpAddr>,
     ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
-        let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        self.authenticate_for(creds, ip, Budget::Token).await
+    }
+
+    /// Authenticates the caller of an introspection or revocation request, and counts it
+    /// against the caller's limit.
+    pub async fn authenticate_caller(
+        &self,
+        creds: &ClientCredentials,
+        ip: Option<IpAddr>,
+    ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
+        self.authenticate_for(creds, ip, Budget::Caller).await
+    }
+
+    /// Counts an introspection or revocation request of an authenticated caller (a client,
+    /// or the client of a bearer token) against the caller's limit.
+    pub async fn limit_caller(&self, client_id: &str) -> Result<(), ClientAuthError> {
         let decision = self
             .limiter
-            .check(&[
-                Check::new(Action::TokenClient, &creds.client_id),
-                Check::new(Action::TokenIp, &ip),
-            ])
+            .check(&[Check::new(Action::OAuthCaller, client_id)])
             .await;
-        if !decision.allowed {
-            return Err(ClientAuthError::RateLimited(decision));
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(ClientAuthError::RateLimited(decision))
         }
-        let Some(row) = self.cache.get(&creds.client_id).await? else {
-            tracing::info!(client_id = %creds.client_id, "client refused: unknown client");
-            return Err(ClientAuthError::InvalidClient);
+    }
+
+    async fn authenticate_for(
+        &self,
+        creds: &ClientCredentials,
+        ip: Option<IpAddr>,
+        budget: Budget,
+    ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
+        let subject = limit_subject(ip);
+        let Some(row) = self.lookup(&creds.client_id, &subject).await? else {
+            self.unknown_clients.increment(1);
+            return Err(self.failed(None, &subject).await);
         };
         if let Some(reason) = refusal(&row, &creds.secret, self, OffsetDateTime::now_utc()) {
-            return Err(self
-                .refuse(&row, reason, ClientAuthError::InvalidClient)
-                .await);
+            return Err(self.failed(Some((&row, reason)), &subject).await);
+        }
+        match budget {
+            Budget::Token => {
+                let decision = self
+                    .limiter
+                    .check(&[
+                        Check::new(Action::TokenClient, &row.client_id),
+                        Check::new(Action::TokenIp, &subject),
+                    ])
+                    .await;
+                if !decision.allowed {
+                    return Err(ClientAuthError::RateLimited(decision));
+                }
+            }
+            Budget::Caller => self.limit_caller(&row.client_id).await?,
         }
         Ok(row)
+    }
+
+    /// The client from the cache; for an address past its failure limit, a lookup that
+    /// would reach PostgreSQL waits for one of a few permits ([`super::suspects`]).
+    async fn lookup(
+        &self,
+        client_id: &str,
+        subject: &str,
+    ) -> Result<Option<Arc<TokenClientRow>>, ClientAuthError> {
+        if self.suspects.contains(subject) && !self.cache.is_fresh(client_id) {
+            let _permit = self.suspect_lookups.acquire().await;
+            return Ok(self.cache.get(client_id).await?);
+        }
+        Ok(self.cache.get(client_id).await?)
+    }
+
+    /// A failed authentication (`refused`: of a known client, with the reason): counted
+    /// against the failure limits, per client and address and per address, and answered
+    /// `invalid_client`, or 429 past either limit. A known client's refusal is audited.
+    async fn failed(
+        &self,
+        refused: Option<(&TokenClientRow, &'static str)>,
+        subject: &str,
+    ) -> ClientAuthError {
+        let decision = match refused {
+            Some((row, _)) => {
+                let pair = format!("{}|{subject}", row.client_id);
+                self.limiter
+                    .check(&[
+                        Check::new(Action::AuthFailure, &pair),
+                        Check::new(Action::AuthFailureIp, subject),
+                    ])
+                    .await
+            }
+            None => {
+                self.limiter
+                    .check(&[Check::new(Action::AuthFailureIp, subject)])
+                    .await
+            }
+        };
+        let err = if decision.allowed {
+            ClientAuthError::InvalidClient
+        } else {
+            self.suspects.mark(subject, decision.retry_after);
+            ClientAuthError::RateLimited(decision)
+        };
+        match refused {
+            Some((row, reason)) => self.refuse(row, reason, err).await,
+            None => err,
+        }
     }
 }

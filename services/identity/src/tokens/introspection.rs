@@ -2,10 +2,12 @@
 //! check other services ask when Redis cannot answer.
 //!
 //! A caller authenticates with a bearer token (`tokens:read`, or `internal` for services)
-//! or as a client. Introspection answers only about tokens of the caller's tenant (services:
-//! any). A client may revoke its own tokens; a tenant-admin client, a `tokens:read` bearer
-//! or a service any token of its tenant. Unknown, invalid or foreign tokens are inactive, and
-//! revoking them succeeds without effect, as RFC 7009 asks.
+//! or as a client, and is limited per caller (`oauth_caller`: the client, or the bearer
+//! token's client; the address is limited by the per-IP limit of every public route).
+//! Introspection answers only about tokens of the caller's tenant (services: any). A client
+//! may revoke its own tokens; a tenant-admin client, a `tokens:read` bearer or a service any
+//! token of its tenant. Unknown, invalid or foreign tokens are inactive, and revoking them
+//! succeeds without effect, as RFC 7009 asks.
 
 use std::sync::Arc;
 
@@ -90,6 +92,7 @@ impl Introspection {
                 if !internal && !claims.has_scope(Scope::TokensRead) {
                     return Err(IntrospectionError::InsufficientScope);
                 }
+                self.tokens.limit_caller(&claims.client_id).await?;
                 Ok(Who {
                     client_id: claims.client_id.clone(),
                     tenant: claims.tenant_id,
@@ -98,7 +101,7 @@ impl Introspection {
                 })
             }
             Caller::Client(creds) => {
-                let row = self.tokens.authenticate(creds, req.ip).await?;
+                let row = self.tokens.authenticate_caller(creds, req.ip).await?;
                 Ok(Who {
                     client_id: row.client_id.clone(),
                     tenant: row.tenant_id,

@@ -6,11 +6,13 @@ pub mod client_auth;
 pub mod grant;
 pub mod introspection;
 pub mod issue;
+pub mod refusals;
 pub mod request;
 pub mod revocation;
 pub mod service;
+pub mod suspects;
 
-pub use cache::CredentialCache;
+pub use cache::{CacheSizes, CredentialCache};
 pub use grant::{GrantError, Granted};
 pub use introspection::Introspection;
 pub use issue::{Issued, Issuer};

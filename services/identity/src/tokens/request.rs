@@ -95,6 +95,20 @@ impl Params {
     }
 }
 
+/// Most characters of a client id. Issued ids are `aidp_` and 22 base64url characters.
+pub const MAX_CLIENT_ID: usize = 64;
+
+/// Whether `id` could be a client id identity issued: 1 to [`MAX_CLIENT_ID`] characters of
+/// the base64url alphabet (`A-Z a-z 0-9 - _`). Anything else is refused before a cache,
+/// Redis key or log line sees it.
+pub fn is_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Credentials a client presented.
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
@@ -114,7 +128,8 @@ fn form_decode(s: &str) -> String {
 impl ClientCredentials {
     /// The client's credentials from `Authorization: Basic` (client_secret_basic) or the
     /// body (client_secret_post, taken out of `p`). Both at once is `invalid_request`;
-    /// neither is `invalid_client`.
+    /// neither, or a client id identity cannot have issued ([`is_client_id`]), is
+    /// `invalid_client`.
     pub fn parse(authorization: Option<&str>, p: &mut Params) -> Result<Self, RequestError> {
         let basic = match authorization {
             Some(v) => {
@@ -135,14 +150,20 @@ impl ClientCredentials {
             }
             None => None,
         };
-        match (basic, p.client_id.take(), p.client_secret.take()) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(RequestError::Invalid(
-                "use one client authentication method, not both".into(),
-            )),
-            (Some(b), None, None) => Ok(b),
-            (None, Some(client_id), Some(secret)) => Ok(Self { client_id, secret }),
-            _ => Err(RequestError::InvalidClient),
+        let creds = match (basic, p.client_id.take(), p.client_secret.take()) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(RequestError::Invalid(
+                    "use one client authentication method, not both".into(),
+                ));
+            }
+            (Some(b), None, None) => b,
+            (None, Some(client_id), Some(secret)) => Self { client_id, secret },
+            _ => return Err(RequestError::InvalidClient),
+        };
+        if !is_client_id(&creds.client_id) {
+            return Err(RequestError::InvalidClient);
         }
+        Ok(creds)
     }
 }
 
@@ -281,14 +302,14 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_form_decoded() {
-        let raw = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret+x");
+        let raw = base64::engine::general_purpose::STANDARD.encode("my%2Did:s%3Acret+x");
         let r = token_request(
             FORM,
             Some(&format!("Basic {raw}")),
             b"grant_type=client_credentials",
         )
         .unwrap();
-        assert_eq!(r.credentials.client_id, "my id");
+        assert_eq!(r.credentials.client_id, "my-id");
         assert_eq!(r.credentials.secret, "s:cret x");
         assert_eq!(r.grant, Grant::ClientCredentials);
         assert_eq!(r.audience, Audience::Issuer);
@@ -314,6 +335,34 @@ mod tests {
             Params::parse(None, b""),
             Err(RequestError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn client_ids_outside_the_issued_alphabet_or_length_are_invalid_clients() {
+        for id in ["aidp_AbC-0_9", &"a".repeat(MAX_CLIENT_ID)] {
+            let mut p =
+                Params::parse(FORM, format!("client_id={id}&client_secret=s").as_bytes()).unwrap();
+            assert_eq!(
+                ClientCredentials::parse(None, &mut p).unwrap().client_id,
+                id
+            );
+        }
+        let long = "a".repeat(MAX_CLIENT_ID + 1);
+        for id in ["", "a%20b", "a.b", "%C3%BC", "a%00", long.as_str()] {
+            let mut p =
+                Params::parse(FORM, format!("client_id={id}&client_secret=s").as_bytes()).unwrap();
+            assert_eq!(
+                ClientCredentials::parse(None, &mut p).unwrap_err(),
+                RequestError::InvalidClient,
+                "{id}"
+            );
+        }
+        let raw = base64::engine::general_purpose::STANDARD.encode(format!("{long}:s"));
+        let mut p = Params::default();
+        assert_eq!(
+            ClientCredentials::parse(Some(&format!("Basic {raw}")), &mut p).unwrap_err(),
+            RequestError::InvalidClient
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ use platform::rate_limit::RateLimiter;
 
 use super::cache::CredentialCache;
 use super::issue::Issuer;
+use super::refusals::{Refusals, WINDOW};
+use super::suspects::{SUSPECT_LOOKUPS, Suspects};
 use crate::audit::writer::AuditWriter;
 use crate::crypto::Pepper;
 use crate::resource_servers::Audiences;
@@ -28,12 +30,21 @@ pub struct TokenService {
     pub(super) tokens_issued: Counter,
     /// `AUDIT_TOKEN_EVENTS`: every issuance and refusal is audited before the answer.
     pub(super) audit_token_events: bool,
+    /// Refusals of known clients, counted between their audit events.
+    pub(super) refusals: Refusals,
+    /// Addresses past their failure limit.
+    pub(super) suspects: Suspects,
+    /// Lookups of uncached clients for suspect addresses.
+    pub(super) suspect_lookups: tokio::sync::Semaphore,
+    /// `agentidp_client_auth_unknown_total`: authentications with an unknown client id.
+    pub(super) unknown_clients: Counter,
 }
 
 impl TokenService {
     /// A service signing with `issuer`, looking clients up in `cache` (and their tenants'
     /// resource servers in `audiences`), checking secrets with `pepper`, recording to `audit` (when `audit_token_events`), and limiting, enforcing
-    /// quotas and metering with `core`'s limiter, quota and metering.
+    /// quotas and metering with `core`'s limiter, quota and metering. Pending refusal
+    /// counts are written in the background and at `core`'s shutdown.
     pub fn new(
         issuer: Issuer,
         cache: CredentialCache,
@@ -43,6 +54,8 @@ impl TokenService {
         audit_token_events: bool,
         core: &Core,
     ) -> Self {
+        let refusals = Refusals::new(audit.clone(), WINDOW);
+        refusals.spawn_flush(&core.shutdown);
         Self {
             issuer,
             cache,
@@ -54,6 +67,12 @@ impl TokenService {
             audit,
             tokens_issued: core.metrics.counter("agentidp_tokens_issued_total", &[]),
             audit_token_events,
+            refusals,
+            suspects: Suspects::default(),
+            suspect_lookups: tokio::sync::Semaphore::new(SUSPECT_LOOKUPS),
+            unknown_clients: core
+                .metrics
+                .counter("agentidp_client_auth_unknown_total", &[]),
         }
     }
 }

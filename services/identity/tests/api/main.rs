@@ -8,6 +8,7 @@
 
 mod agents;
 mod audit;
+mod bounded;
 mod cards;
 mod changes;
 mod crash;
