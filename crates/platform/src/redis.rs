@@ -8,7 +8,8 @@
 //! When a command fails for a connectivity reason the connection is marked down: commands then
 //! fail fast (callers fall back, e.g. to the in-memory limiter) and one caller per
 //! `REDIS_RECONNECT_INTERVAL_MS` tries to reconnect. The switch to "down" logs one warning,
-//! the way back one info line.
+//! the way back one info line. [`Redis::connections`] lets a task learn that a new
+//! connection was made (e.g. to repair what failed to reach Redis meanwhile).
 //!
 //! Keys: every key is `REDIS_KEY_PREFIX` + `<purpose>:` + rest. Purposes in use are listed in
 //! `docs/OPERATIONS.md` (`rate:`, `revoked:`, `usage:`, `tier:`, `quota:`, `cache:`).
@@ -58,6 +59,8 @@ struct Inner {
     generation: AtomicU64,
     /// Whether the "down" warning was logged since the last successful connection.
     warned: std::sync::atomic::AtomicBool,
+    /// The generation of the newest connection (0: none yet).
+    connected: tokio::sync::watch::Sender<u64>,
 }
 
 /// Handle to Redis; cheap to clone.
@@ -100,6 +103,7 @@ impl Redis {
                 reconnecting: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
                 warned: std::sync::atomic::AtomicBool::new(false),
+                connected: tokio::sync::watch::Sender::new(0),
             }),
         })
     }
@@ -117,6 +121,12 @@ impl Redis {
     /// `REDIS_KEY_PREFIX`.
     pub fn prefix(&self) -> &str {
         &self.inner.prefix
+    }
+
+    /// The generation of the newest connection (0 before the first), which changes each
+    /// time a connection is made: the first one and every reconnection after Redis was down.
+    pub fn connections(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.connected.subscribe()
     }
 
     /// Whether the last command reached Redis.
@@ -173,6 +183,7 @@ impl Redis {
                     conn: conn.clone(),
                     generation,
                 };
+                self.inner.connected.send_replace(generation);
                 if self.inner.warned.swap(false, Ordering::Relaxed) {
                     tracing::info!(
                         redis.addr = %self.inner.addr,

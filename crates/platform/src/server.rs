@@ -301,6 +301,9 @@ where
             .default_service(web::to(route_not_found))
     })
     .workers(cfg.http.workers)
+    // A client that closes its side is gone: its request's handler is dropped (and with it
+    // any work it was doing) instead of running to an answer nobody reads.
+    .h1_allow_half_closed(false)
     .disable_signals()
     .shutdown_timeout(drain_secs)
     .listen(listener)?

@@ -1,5 +1,5 @@
 //! Redis for tests: the shared server with a key prefix per test, or a private server a test
-//! may stop and start again.
+//! may stop and start again, or pause and resume.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -51,6 +51,31 @@ impl PrivateRedis {
     /// Its port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered, nothing is
+    /// lost. Commands sent meanwhile run when it is resumed.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("STOP")
+    }
+
+    /// Lets a paused server answer again (SIGCONT).
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .context("redis-server is not running")?
+            .id();
+        let ok = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()?
+            .success();
+        anyhow::ensure!(ok, "kill -{signal} {pid} failed");
+        Ok(())
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.

@@ -66,6 +66,10 @@ pub struct AuditConfig {
     /// `AUDIT_VERIFY_INTERVAL_SECS` (3600): how often every chain is verified in the
     /// background (the `agentidp_audit_chain_integrity` gauge).
     pub verify_interval: Duration,
+    /// `AUDIT_VERIFY_CONCURRENCY` (2): chain walks on request one instance runs at once, on
+    /// as many database connections of their own (one tenant walks one at a time, a full
+    /// walk one per instance).
+    pub verify_concurrency: usize,
 }
 
 /// Webhook delivery settings.
@@ -87,6 +91,13 @@ pub struct WebhookConfig {
     pub poll_interval: Duration,
     /// `WEBHOOK_CONCURRENCY` (16): deliveries one instance attempts at once.
     pub concurrency: usize,
+    /// `WEBHOOK_TENANT_CONCURRENCY` (4, or `WEBHOOK_CONCURRENCY` when that is lower; at most
+    /// `WEBHOOK_CONCURRENCY`): deliveries of one tenant one instance attempts at once, so a
+    /// tenant whose receivers are slow cannot take every slot.
+    pub tenant_concurrency: usize,
+    /// `WEBHOOK_RESPONSE_MAX_BYTES` (4096): most bytes of a receiver's answer read; the rest
+    /// is never read.
+    pub response_max_bytes: usize,
 }
 
 fn parse_kek(r: &mut Reader<'_>) -> Secret<[u8; 32]> {
@@ -179,6 +190,7 @@ impl Config {
                 1,
                 86_400 * 7,
             )),
+            verify_concurrency: r.u64_in("AUDIT_VERIFY_CONCURRENCY", 2, 1, 32) as usize,
         };
         let feed_poll_interval = r.millis("FEED_POLL_INTERVAL_MS", 100, 5, 10_000);
         let retry_base = r.millis("WEBHOOK_RETRY_BASE_MS", 10_000, 1, 86_400_000);
@@ -189,6 +201,7 @@ impl Config {
                 "must not be shorter than WEBHOOK_RETRY_BASE_MS",
             );
         }
+        let concurrency = r.u64_in("WEBHOOK_CONCURRENCY", 16, 1, 1024) as usize;
         let webhooks = WebhookConfig {
             allowed_networks: r.cidrs("WEBHOOK_ALLOWED_NETWORKS", ""),
             max_attempts: r.u64_in("WEBHOOK_MAX_ATTEMPTS", 10, 1, 100) as u32,
@@ -196,8 +209,21 @@ impl Config {
             retry_max,
             timeout: r.millis("WEBHOOK_TIMEOUT_MS", 10_000, 100, 120_000),
             poll_interval: r.millis("WEBHOOK_POLL_INTERVAL_MS", 500, 5, 60_000),
-            concurrency: r.u64_in("WEBHOOK_CONCURRENCY", 16, 1, 1024) as usize,
+            concurrency,
+            tenant_concurrency: r.u64_in(
+                "WEBHOOK_TENANT_CONCURRENCY",
+                concurrency.min(4) as u64,
+                1,
+                1024,
+            ) as usize,
+            response_max_bytes: r.u64_in("WEBHOOK_RESPONSE_MAX_BYTES", 4096, 256, 65_536) as usize,
         };
+        if webhooks.tenant_concurrency > webhooks.concurrency {
+            r.error(
+                "WEBHOOK_TENANT_CONCURRENCY",
+                "must not exceed WEBHOOK_CONCURRENCY",
+            );
+        }
         r.finish()?;
         Ok(Self {
             common,

@@ -15,6 +15,7 @@ use crate::audit::feed::Feed;
 use crate::audit::log::AuditLog;
 use crate::audit::signal::FeedSignal;
 use crate::audit::upkeep::Upkeep;
+use crate::audit::walks::Walks;
 use crate::audit::writer::AuditWriter;
 use crate::config::Config;
 use crate::credentials::Credentials;
@@ -172,8 +173,15 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         kek(&config)?,
         dispatcher,
     ));
+    let walks = Walks::new(
+        &config.common.database,
+        config.audit.verify_concurrency,
+        &core.metrics,
+    )?;
+    walks.spawn_upkeep(core.shutdown.token());
     let audit_log = web::Data::new(AuditLog::new(
         core.db.clone(),
+        walks,
         keys.clone(),
         config.issuer(),
         core.limiter.clone(),

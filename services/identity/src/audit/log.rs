@@ -1,5 +1,5 @@
-//! Reading a tenant's audit log: events, verification of its chain, retention checkpoints,
-//! and the chain status other services ask for.
+//! Reading a tenant's audit log: events, verification of its chain (bounded by
+//! [`super::walks`]), retention checkpoints, and the chain status other services ask for.
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::event::ChainedEvent;
-use super::verify;
+use super::verify::Walked;
+use super::walks::{WalkError, Walks};
 use crate::keys::ring::KeyRing;
 use crate::repo::audit::{self as repo, EventFilter};
 use crate::repo::checkpoints::{self, CheckpointRow};
@@ -26,6 +27,9 @@ pub enum AuditLogError {
     /// Verification runs too often for this tenant.
     #[error("rate limited")]
     RateLimited(Decision),
+    /// A walk of this tenant's chain is running, or this instance runs all the walks it may.
+    #[error("a verification is already running")]
+    Busy,
     /// A dependency failed.
     #[error(transparent)]
     Failure(Failure),
@@ -33,10 +37,20 @@ pub enum AuditLogError {
 
 platform::failure_from!(AuditLogError);
 
+impl From<WalkError> for AuditLogError {
+    fn from(e: WalkError) -> Self {
+        match e {
+            WalkError::Busy => Self::Busy,
+            WalkError::Failure(f) => Self::Failure(f),
+        }
+    }
+}
+
 /// Reads the audit log.
 #[derive(Debug)]
 pub struct AuditLog {
     db: Db,
+    walks: Walks,
     keys: KeyRing,
     issuer: String,
     limiter: RateLimiter,
@@ -45,10 +59,11 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// The log in `db`, whose checkpoints are signed by `keys` for `issuer`; verification on
-    /// demand is limited by `limiter`, and a background verification younger than two
-    /// `verify_interval`s is recent enough for the chain status.
+    /// demand runs within `walks` and is limited by `limiter`, and a background verification
+    /// younger than two `verify_interval`s is recent enough for the chain status.
     pub fn new(
         db: Db,
+        walks: Walks,
         keys: KeyRing,
         issuer: String,
         limiter: RateLimiter,
@@ -56,6 +71,7 @@ impl AuditLog {
     ) -> Self {
         Self {
             db,
+            walks,
             keys,
             issuer,
             limiter,
@@ -82,9 +98,18 @@ impl AuditLog {
             .ok_or(AuditLogError::NotFound)
     }
 
-    /// Walks the tenant's whole chain now (limited per tenant); the report and the limit's
-    /// decision (its headers go on the answer).
-    pub async fn verify(&self, tenant: Uuid) -> Result<(ChainReport, Decision), AuditLogError> {
+    /// Walks the tenant's chain now, from where it was last verified intact unless `full`
+    /// (bounded by [`Walks`], limited per tenant); what the walk found and the limit's
+    /// decision (its headers go on the answer). A refusal for a bound spends no budget.
+    pub async fn verify(
+        &self,
+        tenant: Uuid,
+        full: bool,
+    ) -> Result<(Walked, Decision), AuditLogError> {
+        let turn = self
+            .walks
+            .try_turn(tenant, full)
+            .ok_or(AuditLogError::Busy)?;
         let subject = tenant.to_string();
         let decision = self
             .limiter
@@ -93,9 +118,11 @@ impl AuditLog {
         if !decision.allowed {
             return Err(AuditLogError::RateLimited(decision));
         }
-        let c = self.db.get().await?;
-        let report = verify::walk(&c, tenant, &self.keys.current(), &self.issuer).await?;
-        Ok((report, decision))
+        let walked = self
+            .walks
+            .walk(&turn, &self.keys.current(), &self.issuer)
+            .await?;
+        Ok((walked, decision))
     }
 
     /// Up to `limit` of a tenant's retention checkpoints, newest first.
@@ -109,17 +136,33 @@ impl AuditLog {
     }
 
     /// The latest background verification of the tenant's chain when it is recent (within
-    /// two verification intervals), else a fresh walk, stored.
+    /// two verification intervals), else a fresh full walk, stored; while a bound keeps that
+    /// walk from running, the latest verification however old.
     pub async fn integrity(&self, tenant: Uuid) -> Result<ChainReport, AuditLogError> {
-        let c = self.db.get().await?;
+        let stored = {
+            let c = self.db.get().await?;
+            checkpoints::verification(&c, tenant)
+                .await?
+                .and_then(|(report, at)| {
+                    Some((serde_json::from_value::<ChainReport>(report).ok()?, at))
+                })
+        };
         let fresh_after = OffsetDateTime::now_utc() - self.verify_interval * 2;
-        if let Some((report, at)) = checkpoints::verification(&c, tenant).await?
-            && at > fresh_after
-            && let Ok(report) = serde_json::from_value::<ChainReport>(report)
+        if let Some((report, at)) = &stored
+            && *at > fresh_after
         {
-            return Ok(report);
+            return Ok(report.clone());
         }
-        let report = verify::walk(&c, tenant, &self.keys.current(), &self.issuer).await?;
+        let Some(turn) = self.walks.try_turn(tenant, true) else {
+            return stored.map(|(report, _)| report).ok_or(AuditLogError::Busy);
+        };
+        let report = self
+            .walks
+            .walk(&turn, &self.keys.current(), &self.issuer)
+            .await?
+            .report;
+        drop(turn);
+        let c = self.db.get().await?;
         let json = serde_json::to_value(&report).map_err(ApiError::internal)?;
         checkpoints::store_verification(&c, tenant, report.valid, &json, report.verified_at)
             .await?;

@@ -6,7 +6,8 @@
 //! - [`writer`]: the group commit of token issuances and refusals, which writes the events
 //!   of many concurrent requests in one transaction and answers each request only after the
 //!   commit;
-//! - [`log`]: reading a tenant's log and verifying its chain ([`verify`]), with retention
+//! - [`log`]: reading a tenant's log and verifying its chain ([`verify`], bounded by
+//!   [`walks`]), with retention
 //!   behind signed checkpoints ([`checkpoint`]) and background [`upkeep`];
 //! - [`feed`]: the change feed for the other services, woken by [`signal`].
 //!
@@ -22,6 +23,7 @@ pub mod log;
 pub mod signal;
 pub mod upkeep;
 pub mod verify;
+pub mod walks;
 pub mod writer;
 
 pub use change::{Change, Changes, Effect};

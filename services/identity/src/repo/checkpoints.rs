@@ -236,3 +236,50 @@ pub async fn verification(
     .await?
     .map(|r| (r.get(0), r.get(1))))
 }
+
+/// Where a tenant's chain was last verified intact: `(chain_seq, hash)`.
+pub async fn verified_position(
+    c: &impl GenericClient,
+    tenant: Uuid,
+) -> Result<Option<(i64, Vec<u8>)>, tokio_postgres::Error> {
+    let stmt = c
+        .prepare_cached("SELECT chain_seq, hash FROM audit_verified_positions WHERE tenant_id = $1")
+        .await?;
+    Ok(c.query_opt(&stmt, &[&tenant])
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records that `tenant`'s chain holds up to `chain_seq` (never moves back).
+pub async fn store_verified_position(
+    c: &impl GenericClient,
+    tenant: Uuid,
+    chain_seq: i64,
+    hash: &[u8],
+    at: OffsetDateTime,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "INSERT INTO audit_verified_positions (tenant_id, chain_seq, hash, verified_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id) DO UPDATE
+            SET chain_seq = excluded.chain_seq, hash = excluded.hash,
+                verified_at = excluded.verified_at
+          WHERE audit_verified_positions.chain_seq <= excluded.chain_seq",
+        &[&tenant, &chain_seq, &hash, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forgets where `tenant`'s chain was verified (a full walk found it broken).
+pub async fn forget_verified_position(
+    c: &impl GenericClient,
+    tenant: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "DELETE FROM audit_verified_positions WHERE tenant_id = $1",
+        &[&tenant],
+    )
+    .await?;
+    Ok(())
+}

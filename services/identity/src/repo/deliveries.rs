@@ -94,6 +94,8 @@ pub struct Claimed {
     pub id: Uuid,
     /// Subscription.
     pub webhook_id: Uuid,
+    /// Its tenant.
+    pub tenant_id: Uuid,
     /// The audit event.
     pub event_id: Uuid,
     /// Its action.
@@ -108,29 +110,72 @@ pub struct Claimed {
     pub secret_enc: Vec<u8>,
 }
 
-/// Claims up to `n` due deliveries of active subscriptions for `lease`: no other instance
-/// takes them before the lease ends (if this one dies, they come due again).
+/// How many deliveries a claim may take, overall and per tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits<'a> {
+    /// Most deliveries to claim.
+    pub n: i64,
+    /// Most deliveries of one tenant in flight on this instance.
+    pub per_tenant: i64,
+    /// Deliveries in flight on this instance, per tenant.
+    pub in_flight: &'a [(Uuid, i64)],
+}
+
+/// Claims up to `limits.n` due deliveries of active subscriptions for `lease`, oldest first,
+/// leaving out whatever would put a tenant over `limits.per_tenant` in flight: no other
+/// instance takes them before the lease ends (if this one dies, they come due again).
 pub async fn claim(
     c: &impl GenericClient,
-    n: i64,
+    limits: ClaimLimits<'_>,
     lease: Duration,
 ) -> Result<Vec<Claimed>, tokio_postgres::Error> {
+    let (busy_tenants, busy): (Vec<Uuid>, Vec<i64>) = limits.in_flight.iter().copied().unzip();
+    let full: Vec<Uuid> = limits
+        .in_flight
+        .iter()
+        .filter(|(_, n)| *n >= limits.per_tenant)
+        .map(|(t, _)| *t)
+        .collect();
+    // Candidates are read from a window of the oldest due deliveries of tenants below their
+    // cap; a tenant with a long backlog fills at most its share of the claim.
+    let window = (limits.n * 8).max(64);
     let rows = c
         .query(
-            "WITH due AS (
-                 SELECT d.id FROM webhook_deliveries d
+            "WITH candidates AS (
+                 SELECT d.id, d.tenant_id, d.next_attempt_at FROM webhook_deliveries d
                    JOIN webhooks w ON w.id = d.webhook_id AND w.active
                   WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                    AND d.tenant_id <> ALL($3::uuid[])
                   ORDER BY d.next_attempt_at
-                  LIMIT $1
+                  LIMIT $4),
+             ranked AS (
+                 SELECT c.id, c.next_attempt_at,
+                        row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.next_attempt_at)
+                            + COALESCE(f.busy, 0) AS nth
+                   FROM candidates c
+                   LEFT JOIN unnest($5::uuid[], $6::bigint[]) AS f(tenant_id, busy)
+                          ON f.tenant_id = c.tenant_id),
+             picked AS (
+                 SELECT id FROM ranked WHERE nth <= $7 ORDER BY next_attempt_at LIMIT $1),
+             due AS (
+                 SELECT d.id FROM webhook_deliveries d JOIN picked p ON p.id = d.id
+                  WHERE d.status = 'pending' AND d.next_attempt_at <= now()
                   FOR UPDATE OF d SKIP LOCKED)
              UPDATE webhook_deliveries d
                 SET next_attempt_at = now() + make_interval(secs => $2)
                FROM due, webhooks w
               WHERE d.id = due.id AND w.id = d.webhook_id
-             RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.body, d.attempts,
-                       w.url, w.secret_enc",
-            &[&n, &lease.as_secs_f64()],
+             RETURNING d.id, d.webhook_id, d.tenant_id, d.event_id, d.event_type, d.body,
+                       d.attempts, w.url, w.secret_enc",
+            &[
+                &limits.n,
+                &lease.as_secs_f64(),
+                &full,
+                &window,
+                &busy_tenants,
+                &busy,
+                &limits.per_tenant,
+            ],
         )
         .await?;
     Ok(rows
@@ -138,12 +183,13 @@ pub async fn claim(
         .map(|r| Claimed {
             id: r.get(0),
             webhook_id: r.get(1),
-            event_id: r.get(2),
-            event_type: r.get(3),
-            body: r.get(4),
-            attempts: r.get(5),
-            url: r.get(6),
-            secret_enc: r.get(7),
+            tenant_id: r.get(2),
+            event_id: r.get(3),
+            event_type: r.get(4),
+            body: r.get(5),
+            attempts: r.get(6),
+            url: r.get(7),
+            secret_enc: r.get(8),
         })
         .collect())
 }

@@ -158,3 +158,59 @@ pub async fn delete_expired(c: &impl GenericClient) -> Result<u64, tokio_postgre
     )
     .await
 }
+
+/// Every revocation in force whose cut-off is at or after `since`: all that changed since
+/// then (a change sets the cut-off to its own time or later, or lowers it to its time).
+pub async fn changed_since(
+    c: &impl GenericClient,
+    since: OffsetDateTime,
+) -> Result<Vec<Revocation>, tokio_postgres::Error> {
+    c.query(
+        "SELECT kind, subject, tenant_id, revoked_at, expires_at
+           FROM token_revocations WHERE expires_at > now() AND revoked_at >= $1",
+        &[&since],
+    )
+    .await?
+    .iter()
+    .map(revocation)
+    .collect()
+}
+
+/// Records that revocations changed at or after `since` may be missing from Redis.
+pub async fn mark_mirror_dirty(
+    c: &impl GenericClient,
+    since: OffsetDateTime,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "UPDATE revocation_mirror
+            SET dirty_since = LEAST(COALESCE(dirty_since, $1), $1), version = version + 1",
+        &[&since],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Since when revocations may be missing from Redis, and the record's version.
+pub async fn mirror_dirty(
+    c: &impl GenericClient,
+) -> Result<Option<(OffsetDateTime, i64)>, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        "SELECT dirty_since, version FROM revocation_mirror WHERE dirty_since IS NOT NULL",
+        &[],
+    )
+    .await?
+    .map(|r| (r.get(0), r.get(1))))
+}
+
+/// Clears the record of missing revocations, unless a failure was recorded after `version`.
+pub async fn clear_mirror_dirty(
+    c: &impl GenericClient,
+    version: i64,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "UPDATE revocation_mirror SET dirty_since = NULL WHERE version = $1",
+        &[&version],
+    )
+    .await?;
+    Ok(())
+}

@@ -134,14 +134,32 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(event_json(&log.get(tenant, id).await?)))
 }
 
-/// `GET /api/v1/audit/verify`: walks the tenant's whole chain; limited per tenant.
+/// Query of `GET /api/v1/audit/verify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyParams {
+    full: Option<String>,
+}
+
+/// `GET /api/v1/audit/verify`: walks the tenant's chain from where it was last verified
+/// intact (`?full=true`: from the start); bounded and limited per tenant. The report, plus
+/// `walk` (`incremental` or `full`) and `from` (the verified position it went on from).
 pub async fn verify(
     log: web::Data<AuditLog>,
     _auth: RequireScope<AuditRead>,
     TenantId(tenant): TenantId,
+    Query(q): Query<VerifyParams>,
 ) -> ApiResult<HttpResponse> {
-    let (report, decision) = log.verify(tenant).await?;
-    let mut res = HttpResponse::Ok().json(&report);
+    let full = match q.full.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid_query("full", "must be true or false")),
+    };
+    let (walked, decision) = log.verify(tenant, full).await?;
+    let mut body = serde_json::to_value(&walked.report).map_err(ApiError::internal)?;
+    body["walk"] = json!(if full { "full" } else { "incremental" });
+    body["from"] = json!(walked.from);
+    let mut res = HttpResponse::Ok().json(body);
     decision.apply(res.headers_mut());
     Ok(res)
 }

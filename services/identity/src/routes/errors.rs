@@ -223,6 +223,11 @@ impl From<AuditLogError> for ApiError {
         match e {
             AuditLogError::NotFound => ApiError::not_found("audit event"),
             AuditLogError::RateLimited(decision) => decision.to_error(),
+            AuditLogError::Busy => ApiError::too_many_requests(
+                "verify_busy",
+                "a verification of this chain is already running, or this instance runs as many as it may; try again shortly",
+                1,
+            ),
             AuditLogError::Failure(e) => e.0,
         }
     }

@@ -1,6 +1,13 @@
 //! The dispatcher: fan-out and delivery loops, one of each per instance.
+//!
+//! Delivery is bounded: an instance attempts at most `WEBHOOK_CONCURRENCY` deliveries at
+//! once and at most `WEBHOOK_TENANT_CONCURRENCY` of one tenant, so a tenant whose receivers
+//! are slow cannot take every slot; an attempt ends within `WEBHOOK_TIMEOUT_MS` (names
+//! resolve within that too); at most `WEBHOOK_RESPONSE_MAX_BYTES` of an answer are read; the
+//! client never goes through a proxy named by the environment.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use metrics::Counter;
@@ -11,6 +18,7 @@ use reqwest::Url;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use super::fanout;
 use super::guard::{GuardedResolver, TargetPolicy};
@@ -18,7 +26,7 @@ use super::signing::{SIGNATURE_HEADER, open_secret, signature};
 use crate::audit::signal::FeedSignal;
 use crate::config::WebhookConfig;
 use crate::crypto::Kek;
-use crate::repo::deliveries::{self, AttemptResult, Claimed, DeliveryStatus};
+use crate::repo::deliveries::{self, AttemptResult, ClaimLimits, Claimed, DeliveryStatus};
 
 /// Shortest time between two fan-out transactions.
 const FANOUT_MIN_INTERVAL: Duration = Duration::from_millis(20);
@@ -26,12 +34,61 @@ const FANOUT_MIN_INTERVAL: Duration = Duration::from_millis(20);
 /// Most bytes of a receiver's error body kept in the history.
 const ERROR_EXCERPT: usize = 200;
 
+/// Deliveries in flight on this instance, per tenant.
+#[derive(Debug, Default)]
+struct InFlight(Mutex<HashMap<Uuid, i64>>);
+
+impl InFlight {
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, i64>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn snapshot(&self) -> Vec<(Uuid, i64)> {
+        self.counts().iter().map(|(t, n)| (*t, *n)).collect()
+    }
+
+    /// Counts one more of `tenant`'s deliveries; how many are in flight now.
+    fn enter(self: &Arc<Self>, tenant: Uuid) -> (InFlightTurn, i64) {
+        let mut counts = self.counts();
+        let n = counts.entry(tenant).or_default();
+        *n += 1;
+        let now = *n;
+        drop(counts);
+        (
+            InFlightTurn {
+                in_flight: self.clone(),
+                tenant,
+            },
+            now,
+        )
+    }
+}
+
+/// One delivery in flight; dropping it counts it out.
+struct InFlightTurn {
+    in_flight: Arc<InFlight>,
+    tenant: Uuid,
+}
+
+impl Drop for InFlightTurn {
+    fn drop(&mut self) {
+        let mut counts = self.in_flight.counts();
+        if let Some(n) = counts.get_mut(&self.tenant) {
+            *n -= 1;
+            if *n <= 0 {
+                counts.remove(&self.tenant);
+            }
+        }
+    }
+}
+
 struct Inner {
     db: Db,
     kek: Kek,
     config: WebhookConfig,
     policy: Arc<TargetPolicy>,
     client: reqwest::Client,
+    in_flight: Arc<InFlight>,
     due: Notify,
     delivered: Counter,
     failed: Counter,
@@ -51,9 +108,12 @@ impl std::fmt::Debug for Dispatcher {
 impl Dispatcher {
     /// A dispatcher; nothing runs until [`Dispatcher::spawn`].
     pub fn new(db: Db, kek: Kek, config: WebhookConfig, metrics: &Metrics) -> anyhow::Result<Self> {
-        let policy = Arc::new(TargetPolicy::new(config.allowed_networks.clone()));
+        let policy = Arc::new(
+            TargetPolicy::new(config.allowed_networks.clone()).resolving_within(config.timeout),
+        );
         let client = reqwest::Client::builder()
             .dns_resolver(GuardedResolver(policy.clone()))
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
@@ -66,6 +126,7 @@ impl Dispatcher {
             kek,
             policy,
             client,
+            in_flight: Arc::default(),
             due: Notify::new(),
             delivered: counter("delivered"),
             failed: counter("failed"),
@@ -146,14 +207,19 @@ impl Dispatcher {
                     }
                 }
             };
-            let more = free > 0 && claimed.len() == free;
+            // Claim again at once when the claim was full, or when a tenant just reached its
+            // cap: the next claim leaves it out and finds the other tenants' deliveries.
+            let mut more = free > 0 && claimed.len() == free;
             for d in claimed {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     return;
                 };
+                let (turn, now) = self.0.in_flight.enter(d.tenant_id);
+                more |= now >= self.0.config.tenant_concurrency as i64;
                 let this = self.clone();
                 tokio::spawn(async move {
                     this.attempt(d).await;
+                    drop(turn);
                     drop(permit);
                     this.0.due.notify_one();
                 });
@@ -170,8 +236,14 @@ impl Dispatcher {
     }
 
     async fn claim(&self, n: i64, lease: Duration) -> Result<Vec<Claimed>, ApiError> {
+        let in_flight = self.0.in_flight.snapshot();
+        let limits = ClaimLimits {
+            n,
+            per_tenant: self.0.config.tenant_concurrency as i64,
+            in_flight: &in_flight,
+        };
         let c = self.0.db.get().await?;
-        Ok(deliveries::claim(&c, n, lease).await?)
+        Ok(deliveries::claim(&c, limits, lease).await?)
     }
 
     /// Makes one attempt of `d` and records it.
@@ -257,9 +329,27 @@ impl Dispatcher {
         if (200..300).contains(&status) {
             return Ok((status, String::new()));
         }
-        let text = res.text().await.unwrap_or_default();
-        Ok((status, text.chars().take(ERROR_EXCERPT).collect()))
+        Ok((status, excerpt(res, self.0.config.response_max_bytes).await))
     }
+}
+
+/// The start of a receiver's answer, from at most `max` bytes of it; the rest is never
+/// read (the connection is dropped with it).
+async fn excerpt(mut res: reqwest::Response, max: usize) -> String {
+    let mut head = Vec::with_capacity(max.min(4096));
+    while head.len() < max {
+        match res.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(max - head.len());
+                head.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&head)
+        .chars()
+        .take(ERROR_EXCERPT)
+        .collect()
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -6,9 +6,12 @@
 //! addresses) and again on every delivery, inside the HTTP client's resolver, so a name that
 //! later resolves somewhere else (DNS rebinding) is refused at connect time. Redirects are
 //! never followed. Plain `http` is accepted only for targets inside the allowed networks.
+//! Resolving a name takes at most [`RESOLVE_TIMEOUT`] (less for deliveries whose timeout is
+//! shorter): a slow resolver fails the attempt instead of holding it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use platform::net::Cidr;
 use reqwest::Url;
@@ -53,16 +56,36 @@ fn special_v4(ip: Ipv4Addr) -> bool {
         || a >= 240 // reserved
 }
 
+/// The longest a name may take to resolve.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Which targets are acceptable.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TargetPolicy {
     allowed: Vec<Cidr>,
+    resolve_timeout: Duration,
+}
+
+impl Default for TargetPolicy {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
 }
 
 impl TargetPolicy {
     /// A policy that lets `allowed` through although those networks are special.
     pub fn new(allowed: Vec<Cidr>) -> Self {
-        Self { allowed }
+        Self {
+            allowed,
+            resolve_timeout: RESOLVE_TIMEOUT,
+        }
+    }
+
+    /// The same policy, giving up on a name that does not resolve within `timeout` (at most
+    /// [`RESOLVE_TIMEOUT`]).
+    pub fn resolving_within(mut self, timeout: Duration) -> Self {
+        self.resolve_timeout = timeout.min(RESOLVE_TIMEOUT);
+        self
     }
 
     /// Whether `ip` may be reached.
@@ -97,7 +120,7 @@ impl TargetPolicy {
             .trim_end_matches(']')
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(443);
-        let addrs = resolve(&host, port)
+        let addrs = resolve(&host, port, self.resolve_timeout)
             .await
             .map_err(|_| format!("host {host} does not resolve"))?;
         if addrs.is_empty() {
@@ -130,11 +153,21 @@ impl TargetPolicy {
     }
 }
 
-async fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+/// The addresses of `host`, or an error when it does not resolve within `within`.
+async fn resolve(host: &str, port: u16, within: Duration) -> std::io::Result<Vec<SocketAddr>> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    Ok(tokio::net::lookup_host((host, port)).await?.collect())
+    match tokio::time::timeout(within, tokio::net::lookup_host((host, port))).await {
+        Ok(addrs) => Ok(addrs?.collect()),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "resolving {host} took longer than {} ms",
+                within.as_millis()
+            ),
+        )),
+    }
 }
 
 /// The delivery client's resolver: refuses names that resolve to any refused address.
@@ -146,7 +179,7 @@ impl Resolve for GuardedResolver {
         let policy = self.0.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs = resolve(&host, 0).await?;
+            let addrs = resolve(&host, 0, policy.resolve_timeout).await?;
             if let Some(bad) = addrs.iter().find(|a| !policy.allows(a.ip())) {
                 let msg = format!("{host} resolves to refused address {}", bad.ip());
                 return Err(msg.into());

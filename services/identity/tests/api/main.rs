@@ -22,4 +22,6 @@ mod resource_servers;
 mod retention;
 mod revocation;
 mod tenants;
+mod verify_bounds;
+mod webhook_bounds;
 mod webhooks;

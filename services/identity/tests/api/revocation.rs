@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use testkit::{TestEnv, eventually};
 
-use crate::helpers::{Identity, spawn, world};
+use crate::helpers::{Identity, count, spawn, world};
 
 /// Waits (at most 1 s) until `path` with `token` answers 401 on `other`; returns how long.
 async fn rejected_within_a_second(other: &Identity, token: &str) -> Duration {
@@ -295,4 +295,82 @@ async fn revocations_survive_a_redis_that_lost_its_data() {
             .status,
         200
     );
+}
+
+/// A verifier that reads revocations from Redis only, as another service's does while
+/// identity is healthy: no PostgreSQL to fall back to.
+fn redis_only_verifier(id: &Identity) -> platform::auth::Verifier {
+    let jwks = format!("{}/.well-known/jwks.json", id.app.base_url);
+    platform::auth::Verifier::new(
+        id.app.state.config.issuer(),
+        id.app.state.config.issuer(),
+        std::sync::Arc::new(platform::auth::HttpJwks::new(
+            jwks.parse().unwrap(),
+            reqwest::Client::new(),
+        )),
+        platform::redis::Redis::new(&id.app.core.config.redis).unwrap(),
+        None,
+    )
+}
+
+#[tokio::test]
+async fn a_revocation_made_while_redis_is_paused_reaches_redis_once_it_answers() {
+    let env = TestEnv::new().await.unwrap();
+    let redis = testkit::PrivateRedis::start().await.unwrap();
+    let url = redis.url();
+    let a = spawn(&env, &[("REDIS_URL", &url), ("REDIS_TIMEOUT_MS", "200")]).await;
+    let w = world(&a, "Blip").await;
+    let token = a
+        .api
+        .token(&w.cred.client_id, &w.cred.client_secret)
+        .await
+        .unwrap();
+    let elsewhere = redis_only_verifier(&a);
+    assert!(elsewhere.verify(&token).await.is_ok());
+
+    redis.pause().unwrap();
+    // A request waits out the Redis timeout: identity now knows Redis is down.
+    let down = eventually(Duration::from_secs(3), || async {
+        a.api.http.get_auth("/api/v1/agents", &w.admin).await.ok()?;
+        (!a.app.core.redis.is_up()).then_some(())
+    })
+    .await;
+    assert!(down.is_some(), "identity did not notice the paused redis");
+    let res = a
+        .api
+        .post_empty(
+            &format!("/api/v1/agents/{}/suspend", w.agent_id()),
+            &w.admin,
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status, 200, "{}", res.body);
+    // Identity itself refuses the token at once, from PostgreSQL.
+    let here = a.api.http.get_auth("/api/v1/agents", &token).await.unwrap();
+    assert_eq!(here.status, 401);
+
+    redis.resume().unwrap();
+    let refused = eventually(Duration::from_secs(1), || async {
+        matches!(
+            elsewhere.verify(&token).await,
+            Err(platform::auth::AuthError::Revoked)
+        )
+        .then_some(())
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "a verifier reading redis still accepts the token 1 s after redis answers"
+    );
+    let repaid = eventually(Duration::from_secs(2), || async {
+        (count(
+            &env,
+            "identity.revocation_mirror WHERE dirty_since IS NOT NULL",
+        )
+        .await
+            == 0)
+            .then_some(())
+    })
+    .await;
+    assert!(repaid.is_some(), "the recorded repair was never cleared");
 }
