@@ -69,6 +69,8 @@ configure() {
   export RATE_LIMIT_TOKEN_IP_MAX="${RATE_LIMIT_TOKEN_IP_MAX:-100000000}"
   export RATE_LIMIT_TOKEN_CLIENT_MAX="${RATE_LIMIT_TOKEN_CLIENT_MAX:-100000000}"
   export RATE_LIMIT_TENANT_MAX="${RATE_LIMIT_TENANT_MAX:-1000000}"
+  # Load tests and demos sign tenants up from this one address.
+  export RATE_LIMIT_SIGNUP_IP_MAX="${RATE_LIMIT_SIGNUP_IP_MAX:-100000}"
   # The search load tests send every uncached search from this one address.
   export MARKETPLACE_SEARCH_IP_CONCURRENCY="${MARKETPLACE_SEARCH_IP_CONCURRENCY:-1000}"
   # Tier limits are counted but not enforced locally, so load tests can exceed the free

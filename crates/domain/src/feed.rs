@@ -210,6 +210,12 @@ pub mod actions {
     pub const TOKEN_REFUSED: &str = "token.refused";
     /// A token was revoked.
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    /// A tenant-admin client was created (through the API or `identity tenant-admin-reset`).
+    pub const TENANT_CLIENT_CREATED: &str = "tenant.client.created";
+    /// A tenant-admin client's secret was rotated.
+    pub const TENANT_CLIENT_ROTATED: &str = "tenant.client.rotated";
+    /// A tenant-admin client was deleted (its tokens revoked).
+    pub const TENANT_CLIENT_DELETED: &str = "tenant.client.deleted";
     /// A resource server (an API of the tenant's that tokens may name) was registered.
     pub const RESOURCE_SERVER_CREATED: &str = "resource_server.created";
     /// A resource server changed.
@@ -218,7 +224,7 @@ pub mod actions {
     pub const RESOURCE_SERVER_DELETED: &str = "resource_server.deleted";
 
     /// The event types a webhook may subscribe to (successful events of these actions).
-    pub const WEBHOOK_EVENT_TYPES: [&str; 13] = [
+    pub const WEBHOOK_EVENT_TYPES: [&str; 16] = [
         AGENT_CREATED,
         AGENT_UPDATED,
         AGENT_SUSPENDED,
@@ -229,6 +235,9 @@ pub mod actions {
         CREDENTIAL_REVOKED,
         TOKEN_ISSUED,
         TOKEN_REVOKED,
+        TENANT_CLIENT_CREATED,
+        TENANT_CLIENT_ROTATED,
+        TENANT_CLIENT_DELETED,
         RESOURCE_SERVER_CREATED,
         RESOURCE_SERVER_UPDATED,
         RESOURCE_SERVER_DELETED,

@@ -160,6 +160,17 @@ impl TestResponse {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The fields a validation problem names (`errors[].field`), in order; empty for any
+    /// other body.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.json()["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["field"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

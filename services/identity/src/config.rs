@@ -53,6 +53,9 @@ pub struct Config {
     pub feed_poll_interval: Duration,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// `SIGNUP_INVITATION_CODES` (empty): comma-separated codes, at least 8 characters each;
+    /// when set, a signup must carry one of them (`invitation_code`).
+    pub signup_invitation_codes: Vec<Secret<String>>,
 }
 
 /// Audit log upkeep.
@@ -122,6 +125,23 @@ fn parse_kek(r: &mut Reader<'_>) -> Secret<[u8; 32]> {
             Secret::new([0; 32])
         }
     }
+}
+
+/// `SIGNUP_INVITATION_CODES`: comma-separated, surrounding spaces ignored.
+fn invitation_codes(r: &mut Reader<'_>) -> Vec<Secret<String>> {
+    let var = "SIGNUP_INVITATION_CODES";
+    let codes: Vec<Secret<String>> = r
+        .raw(var)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| Secret::new(c.to_owned()))
+        .collect();
+    if codes.iter().any(|c| c.expose().chars().count() < 8) {
+        r.error(var, "every code must be at least 8 characters");
+    }
+    codes
 }
 
 impl Config {
@@ -224,6 +244,7 @@ impl Config {
                 "must not exceed WEBHOOK_CONCURRENCY",
             );
         }
+        let signup_invitation_codes = invitation_codes(&mut r);
         r.finish()?;
         Ok(Self {
             common,
@@ -243,6 +264,7 @@ impl Config {
             audit,
             feed_poll_interval,
             webhooks,
+            signup_invitation_codes,
         })
     }
 

@@ -44,6 +44,24 @@ pub struct RotateInput {
     grace_period_secs: Option<u64>,
 }
 
+impl RotateInput {
+    /// Until when the previous secret keeps working after a rotation at `now` (`None`: it
+    /// stops at once); a grace period over [`MAX_GRACE_SECS`] is refused.
+    pub fn previous_until(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, FieldError> {
+        let grace = self.grace_period_secs.unwrap_or(0);
+        if grace > MAX_GRACE_SECS {
+            return Err(FieldError::new(
+                "grace_period_secs",
+                "must be from 0 to 604800",
+            ));
+        }
+        Ok((grace > 0).then(|| micros(now + time::Duration::seconds(grace as i64))))
+    }
+}
+
 /// The API representation of a credential (never its secret).
 pub fn to_json(c: &CredentialRow) -> serde_json::Value {
     json!({
@@ -254,13 +272,9 @@ impl Credentials {
         id: Uuid,
         input: RotateInput,
     ) -> Result<(CredentialRow, String), CredentialError> {
-        let grace = input.grace_period_secs.unwrap_or(0);
-        if grace > MAX_GRACE_SECS {
-            return Err(CredentialError::Invalid(vec![FieldError::new(
-                "grace_period_secs",
-                "must be from 0 to 604800",
-            )]));
-        }
+        let until = input
+            .previous_until(OffsetDateTime::now_utc())
+            .map_err(|e| CredentialError::Invalid(vec![e]))?;
         let mut change = self.changes.begin().await?;
         let current = clients::get_for_update(change.tx(), tenant, agent_id, id)
             .await?
@@ -282,8 +296,6 @@ impl Credentials {
         }
         let actor = by.actor.as_str();
         let secret = crypto::new_client_secret()?;
-        let until = (grace > 0)
-            .then(|| micros(OffsetDateTime::now_utc() + time::Duration::seconds(grace as i64)));
         let row =
             clients::rotate(change.tx(), tenant, id, &self.pepper.hash(&secret), until).await?;
         change

@@ -35,15 +35,38 @@ platform::service_main! {
 /// `identity service-client <name>`: creates or replaces a service's internal client and
 /// returns `(client_id, client_secret)`.
 pub async fn service_client(config: &Config, name: &str) -> anyhow::Result<(String, String)> {
+    tenants::Tenants::new(cli_changes(config).await?, startup::pepper(config))
+        .service_client(name)
+        .await
+}
+
+/// `identity tenant-admin-reset <tenant id>`: a new admin client with every platform scope
+/// for a tenant that lost every admin secret, audited with actor `system`; returns it as
+/// JSON with its secret and the tenant's id.
+pub async fn tenant_admin_reset(
+    config: &Config,
+    tenant: uuid::Uuid,
+) -> anyhow::Result<serde_json::Value> {
+    let admin_clients =
+        tenants::clients::AdminClients::new(cli_changes(config).await?, startup::pepper(config));
+    let (row, secret) = admin_clients.reset(tenant).await?;
+    let mut made = tenants::clients::with_secret(&row, &secret);
+    made["tenant_id"] = tenant.to_string().into();
+    Ok(made)
+}
+
+/// Audited changes for a command of the binary, on a migrated database.
+async fn cli_changes(config: &Config) -> anyhow::Result<audit::Changes> {
     let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
     platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
     let redis = platform::redis::Redis::new(&config.common.redis)?;
     // A process of its own: no credential cache of a running instance to forget.
     let cache = tokens::CredentialCache::new(db.clone(), config.credential_cache_ttl);
-    let changes = audit::Changes::new(db, cache, startup::revocations(config, redis));
-    tenants::Tenants::new(changes, startup::pepper(config))
-        .service_client(name)
-        .await
+    Ok(audit::Changes::new(
+        db,
+        cache,
+        startup::revocations(config, redis),
+    ))
 }
 
 /// `identity rotate-signing-key`: schedules a new signing key.

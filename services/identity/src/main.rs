@@ -1,5 +1,5 @@
 //! The `identity` binary: `serve` (default), `migrate`, `validate-config`,
-//! `service-client <name>`, `rotate-signing-key`.
+//! `service-client <name>`, `rotate-signing-key`, `tenant-admin-reset <tenant id>`.
 
 use std::process::ExitCode;
 
@@ -30,6 +30,12 @@ enum Cmd {
     },
     /// Schedule a new signing key (published now, signing after SIGNING_KEY_PUBLISH_LEAD_SECS).
     RotateSigningKey,
+    /// Create a new admin client with every platform scope for a tenant that lost every
+    /// admin secret (audited with actor system); prints it as JSON with its client_secret.
+    TenantAdminReset {
+        /// The tenant's id.
+        tenant: uuid::Uuid,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
             Cmd::RotateSigningKey => identity::rotate_signing_key(&config).await.map(|(kid, at)| {
                 serde_json::json!({"kid": kid, "activates_at": identity::audit::format_time(at)})
             }),
+            Cmd::TenantAdminReset { tenant } => identity::tenant_admin_reset(&config, tenant).await,
             Cmd::Shared(_) => unreachable!("handled above"),
         }
     });

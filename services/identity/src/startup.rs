@@ -26,6 +26,8 @@ use crate::migrations::migrations;
 use crate::resource_servers::{Audiences, ResourceServers};
 use crate::routes;
 use crate::tenants::Tenants;
+use crate::tenants::clients::AdminClients;
+use crate::tenants::signup::{Invitations, Signups};
 use crate::tokens::cache::CredentialCache;
 use crate::tokens::introspection::Introspection;
 use crate::tokens::issue::{Issuer, ServiceMinter};
@@ -167,6 +169,18 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         config.common.public_url.clone(),
     ));
     let credentials = web::Data::new(Credentials::new(changes.clone(), pepper(&config)));
+    let signups = web::Data::new(Signups::new(
+        changes.clone(),
+        pepper(&config),
+        core.limiter.clone(),
+        Invitations::new(
+            config
+                .signup_invitation_codes
+                .iter()
+                .map(|c| c.expose().as_str()),
+        ),
+    ));
+    let admin_clients = web::Data::new(AdminClients::new(changes.clone(), pepper(&config)));
     let tenants = web::Data::new(Tenants::new(changes, pepper(&config)));
     let subscriptions = web::Data::new(Subscriptions::new(
         core.db.clone(),
@@ -221,6 +235,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             .app_data(credentials.clone())
             .app_data(resource_servers.clone())
             .app_data(tenants.clone())
+            .app_data(signups.clone())
+            .app_data(admin_clients.clone())
             .app_data(subscriptions.clone())
             .app_data(audit_log.clone())
             .app_data(feed.clone())

@@ -19,6 +19,8 @@ pub enum Action {
     Tenant,
     /// `GET /api/v1/audit/verify`, per tenant.
     AuditVerify,
+    /// `POST /api/v1/tenants` (signup), per client IP.
+    SignupIp,
     /// Failed client authentications (token, introspection, revocation), per `client_id`
     /// and client IP.
     AuthFailure,
@@ -49,7 +51,7 @@ pub struct ActionSpec {
 }
 
 /// Every limited action, with its defaults. Documented in `docs/ENVIRONMENT.md`.
-pub const ACTIONS: [ActionSpec; 8] = [
+pub const ACTIONS: [ActionSpec; 9] = [
     ActionSpec {
         action: Action::Ip,
         name: "ip",
@@ -96,6 +98,15 @@ pub const ACTIONS: [ActionSpec; 8] = [
         window_var: "RATE_LIMIT_AUDIT_VERIFY_WINDOW_MS",
     },
     ActionSpec {
+        action: Action::SignupIp,
+        name: "signup_ip",
+        keyed_by: "client IP on POST /api/v1/tenants (signup)",
+        default_max: 10,
+        default_window_ms: 3_600_000,
+        max_var: "RATE_LIMIT_SIGNUP_IP_MAX",
+        window_var: "RATE_LIMIT_SIGNUP_IP_WINDOW_MS",
+    },
+    ActionSpec {
         action: Action::AuthFailure,
         name: "auth_failure",
         keyed_by: "client_id and client IP of failed client authentications (only further failures are refused)",
@@ -138,9 +149,10 @@ impl Action {
             Self::TokenIp => 2,
             Self::Tenant => 3,
             Self::AuditVerify => 4,
-            Self::AuthFailure => 5,
-            Self::AuthFailureIp => 6,
-            Self::OAuthCaller => 7,
+            Self::SignupIp => 5,
+            Self::AuthFailure => 6,
+            Self::AuthFailureIp => 7,
+            Self::OAuthCaller => 8,
         }
     }
 

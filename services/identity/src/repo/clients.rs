@@ -1,4 +1,5 @@
-//! SQL of `clients`: agent credentials, tenant-admin clients, service clients.
+//! SQL of `clients`: agent credentials, service clients, and what the token endpoint reads
+//! of every client (tenant-admin clients are written by [`super::admin_clients`]).
 
 use domain::{AgentStatus, ClientKind, ClientStatus, TenantStatus};
 use platform::db::GenericClient;
@@ -64,13 +65,6 @@ pub enum NewClientKind<'a> {
         /// Expiry.
         expires_at: Option<OffsetDateTime>,
     },
-    /// A tenant's administrator client.
-    TenantAdmin {
-        /// Tenant.
-        tenant: Uuid,
-        /// Its scopes.
-        scopes: &'a [String],
-    },
     /// An internal service's client (scope `internal`).
     Service {
         /// The service's name.
@@ -116,11 +110,6 @@ pub async fn insert(
             row.agent = Some(agent);
             row.scopes = scopes;
             row.expires = expires_at;
-        }
-        NewClientKind::TenantAdmin { tenant, scopes } => {
-            row.kind = ClientKind::TenantAdmin;
-            row.tenant = Some(tenant);
-            row.scopes = Some(scopes);
         }
         NewClientKind::Service { name } => {
             row.service = Some(name);

@@ -2,6 +2,7 @@
 //! tenant id and filters on it; columns are always named. Stored strings are read through
 //! the domain's types ([`stored`]).
 
+pub mod admin_clients;
 pub mod agents;
 pub mod audit;
 pub mod audit_batch;

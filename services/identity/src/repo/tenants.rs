@@ -95,3 +95,15 @@ pub async fn update(
     .map(row)
     .transpose()
 }
+
+/// Locks a tenant's row for the rest of the transaction, so changes to its set of admin
+/// clients happen one at a time (`FOR NO KEY UPDATE`: rows that reference the tenant may
+/// still be added meanwhile); whether the tenant exists.
+pub async fn lock(c: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        &[&id],
+    )
+    .await?
+    .is_some())
+}

@@ -10,6 +10,8 @@ use crate::audit::writer::AuditUnavailable;
 use crate::credentials::CredentialError;
 use crate::resource_servers::ResourceServerError;
 use crate::tenants::TenantError;
+use crate::tenants::clients::AdminClientError;
+use crate::tenants::signup::SignupError;
 use crate::tokens::client_auth::ClientAuthError;
 use crate::tokens::grant::GrantError;
 use crate::tokens::introspection::IntrospectionError;
@@ -199,6 +201,39 @@ impl From<ResourceServerError> for ApiError {
                 ApiError::conflict("resource_server_limit", e.to_string())
             }
             ResourceServerError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<SignupError> for ApiError {
+    fn from(e: SignupError) -> Self {
+        match e {
+            SignupError::Invalid(errors) => ApiError::validation(errors),
+            SignupError::RateLimited(decision) => decision.to_error(),
+            SignupError::InvitationRequired => {
+                ApiError::forbidden("invitation_required", e.to_string())
+            }
+            SignupError::InvitationInvalid => {
+                ApiError::forbidden("invitation_invalid", e.to_string())
+            }
+            SignupError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<AdminClientError> for ApiError {
+    fn from(e: AdminClientError) -> Self {
+        match e {
+            AdminClientError::Invalid(errors) => ApiError::validation(errors),
+            AdminClientError::NotFound => ApiError::not_found("client"),
+            AdminClientError::TenantNotFound => ApiError::not_found("tenant"),
+            AdminClientError::ScopeNotHeld(ref scope) => {
+                ApiError::forbidden("scope_not_held", e.to_string())
+                    .with_extra("scope", scope.as_str().into())
+            }
+            AdminClientError::LastAdmin => ApiError::conflict("last_admin_client", e.to_string()),
+            AdminClientError::TooMany => ApiError::conflict("admin_client_limit", e.to_string()),
+            AdminClientError::Failure(e) => e.0,
         }
     }
 }

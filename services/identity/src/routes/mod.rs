@@ -6,6 +6,7 @@
 mod agents;
 mod audit;
 mod cards;
+mod clients;
 mod credentials;
 mod deliveries;
 mod dids;
@@ -76,6 +77,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/tenants", web::post().to(tenants::create))
         .route("/api/v1/tenants/{id}", web::get().to(tenants::get))
         .route("/api/v1/tenants/{id}", web::patch().to(tenants::update))
+        .route("/api/v1/tenants/me/clients", web::get().to(clients::list))
+        .route(
+            "/api/v1/tenants/me/clients",
+            web::post().to(clients::create),
+        )
+        .route(
+            "/api/v1/tenants/me/clients/{client_id}/rotate",
+            web::post().to(clients::rotate),
+        )
+        .route(
+            "/api/v1/tenants/me/clients/{client_id}",
+            web::delete().to(clients::delete),
+        )
         // Agents.
         .route("/api/v1/agents", web::post().to(agents::create))
         .route("/api/v1/agents", web::get().to(agents::list))

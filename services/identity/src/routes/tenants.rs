@@ -1,13 +1,15 @@
 //! `/api/v1/tenants`.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use platform::auth::{RequireScope, TenantId, scopes::AdminTenant};
 use platform::extract::Json;
+use platform::server::request_ip;
 use platform::{ApiError, ApiResult};
 
 use super::support::{actor, path_id};
-use crate::tenants::{self, SignupInput, TenantPatch, Tenants};
+use crate::tenants::signup::{SignupInput, Signups};
+use crate::tenants::{self, TenantPatch, Tenants};
 
 /// Resolves `me` or the caller's own id; another tenant's id is 404.
 fn own(raw: &str, tenant: TenantId) -> Result<uuid::Uuid, ApiError> {
@@ -22,12 +24,14 @@ fn own(raw: &str, tenant: TenantId) -> Result<uuid::Uuid, ApiError> {
     }
 }
 
-/// `POST /api/v1/tenants`: signup; returns the tenant-admin client once.
+/// `POST /api/v1/tenants`: signup (limited per address, optionally by invitation); returns
+/// the tenant-admin client once.
 pub async fn create(
-    tenants: web::Data<Tenants>,
+    signups: web::Data<Signups>,
+    req: HttpRequest,
     Json(input): Json<SignupInput>,
 ) -> ApiResult<HttpResponse> {
-    let s = tenants.signup(input).await?;
+    let s = signups.signup(input, request_ip(&req)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({

@@ -5,9 +5,9 @@
 //! or as a client, and is limited per caller (`oauth_caller`: the client, or the bearer
 //! token's client; the address is limited by the per-IP limit of every public route).
 //! Introspection answers only about tokens of the caller's tenant (services: any). A client
-//! may revoke its own tokens; a tenant-admin client, a `tokens:read` bearer or a service any
-//! token of its tenant. Unknown, invalid or foreign tokens are inactive, and revoking them
-//! succeeds without effect, as RFC 7009 asks.
+//! may revoke its own tokens; a tenant-admin client holding `tokens:read`, a
+//! `tokens:read` bearer or a service any token of its tenant. Unknown, invalid or foreign
+//! tokens are inactive, and revoking them succeeds without effect, as RFC 7009 asks.
 
 use std::sync::Arc;
 
@@ -105,7 +105,13 @@ impl Introspection {
                 Ok(Who {
                     client_id: row.client_id.clone(),
                     tenant: row.tenant_id,
-                    manages_tenant_tokens: row.kind == ClientKind::TenantAdmin,
+                    // An admin client restricted to other scopes does not.
+                    manages_tenant_tokens: row.kind == ClientKind::TenantAdmin
+                        && row
+                            .scopes
+                            .iter()
+                            .flatten()
+                            .any(|s| s == Scope::TokensRead.as_str()),
                     internal: row.kind == ClientKind::Service,
                 })
             }

@@ -6,6 +6,7 @@
     reason = "tests fail loudly on unexpected errors"
 )]
 
+mod admin_clients;
 mod agents;
 mod audit;
 mod bounded;

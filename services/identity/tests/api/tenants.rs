@@ -98,12 +98,7 @@ async fn bad_signups_name_the_field_and_store_nothing() {
             .unwrap();
         assert_eq!(res.status, status, "{body}: {}", res.body);
         assert_eq!(res.header("content-type"), Some("application/problem+json"));
-        let fields: Vec<String> = res.json()["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap().to_owned())
-            .collect();
+        let fields = res.error_fields();
         assert!(fields.contains(&field.to_owned()), "{body}: {fields:?}");
     }
     let malformed = id
@@ -188,4 +183,96 @@ async fn tenants_see_and_change_only_themselves() {
         id.api.http.get("/api/v1/tenants/me").await.unwrap().status,
         401
     );
+}
+
+/// `POST /api/v1/tenants` from the local address `from`.
+async fn signup_from(
+    base: &str,
+    from: &str,
+    body: &serde_json::Value,
+) -> (u16, Option<String>, serde_json::Value) {
+    let http = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("{base}/api/v1/tenants"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, res.json().await.unwrap_or_default())
+}
+
+fn signup_body(i: usize) -> serde_json::Value {
+    json!({"name": format!("Tenant {i}"), "email": format!("t{i}@example.com")})
+}
+
+#[tokio::test]
+async fn signups_are_limited_per_address() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(&env, &[]).await;
+    // Counted in Redis, shared by every instance, once the connection is up.
+    let redis = &id.app.state.core.redis;
+    testkit::eventually(std::time::Duration::from_secs(5), || async {
+        redis.ping().await.ok()
+    })
+    .await
+    .expect("redis is up");
+    let base = &id.app.base_url;
+    for i in 0..10 {
+        let (status, _, body) = signup_from(base, "127.0.0.1", &signup_body(i)).await;
+        assert_eq!(status, 201, "signup {i}: {body}");
+    }
+    let (status, retry, body) = signup_from(base, "127.0.0.1", &signup_body(10)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["limit"], "signup_ip");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    // The window slides in tenths: the oldest signup leaves it within 1.1 h.
+    assert!((1..=3960).contains(&retry), "{retry}");
+    // Another address still signs up.
+    let (status, _, body) = signup_from(base, "127.0.0.2", &signup_body(11)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(count(&env, "identity.tenants").await, 11);
+}
+
+#[tokio::test]
+async fn invitation_codes_gate_signup_when_configured() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(
+        &env,
+        &[(
+            "SIGNUP_INVITATION_CODES",
+            "first-invite-2f8a, second-invite-91c3",
+        )],
+    )
+    .await;
+    let base = &id.app.base_url;
+    let mut body = signup_body(0);
+    let (status, _, problem) = signup_from(base, "127.0.0.1", &body).await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["code"], "invitation_required");
+    for wrong in [
+        "",
+        "first-invite",
+        "first-invite-2f8a ",
+        "SECOND-INVITE-91C3",
+    ] {
+        body["invitation_code"] = wrong.into();
+        let (status, _, problem) = signup_from(base, "127.0.0.1", &body).await;
+        assert_eq!(status, 403, "{wrong:?}: {problem}");
+        assert_eq!(problem["code"], "invitation_invalid", "{wrong:?}");
+    }
+    assert_eq!(count(&env, "identity.tenants").await, 0);
+    assert_eq!(count(&env, "identity.clients").await, 0);
+    body["invitation_code"] = "second-invite-91c3".into();
+    let (status, _, created) = signup_from(base, "127.0.0.1", &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(count(&env, "identity.tenants").await, 1);
 }

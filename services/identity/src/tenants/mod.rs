@@ -1,7 +1,10 @@
-//! Tenants (signup, read, update) and internal service clients; every change is one
-//! audited change.
+//! Tenants: reading and changing them here, signing up in [`signup`], their admin clients in
+//! [`clients`]; and internal service clients. Every change is one audited change.
 
-use domain::{ClientKind, Scope};
+pub mod clients;
+pub mod signup;
+
+use domain::ClientKind;
 use platform::errors::FieldError;
 use serde::Deserialize;
 use serde_json::json;
@@ -10,18 +13,10 @@ use uuid::Uuid;
 use crate::audit::change::Changes;
 use crate::audit::event::{NewEvent, SYSTEM_TENANT, format_time};
 use crate::crypto::{self, Pepper};
-use crate::repo::clients::{self, NewClientKind};
+use crate::repo::clients::{self as client_rows, NewClientKind};
 use crate::repo::tenants::{self as repo, TenantRow};
 use crate::tokens::revocation::Kind;
 use platform::Failure;
-
-/// Body of `POST /api/v1/tenants`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignupInput {
-    name: String,
-    email: String,
-}
 
 /// Body of `PATCH /api/v1/tenants/me`.
 #[derive(Debug, Deserialize)]
@@ -31,12 +26,21 @@ pub struct TenantPatch {
     email: Option<String>,
 }
 
-fn valid_name(errors: &mut Vec<FieldError>, v: &str) -> String {
+/// `v` trimmed; a problem with `field` when it is empty, longer than `max` characters or
+/// holds control characters.
+fn valid_text(errors: &mut Vec<FieldError>, field: &str, v: &str, max: usize) -> String {
     let t = v.trim();
-    if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
-        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
     }
     t.to_owned()
+}
+
+fn valid_name(errors: &mut Vec<FieldError>, v: &str) -> String {
+    valid_text(errors, "name", v, 200)
 }
 
 /// A pragmatic email check: one `@`, a dotted domain, no spaces, at most 320 bytes.
@@ -67,19 +71,6 @@ pub fn to_json(t: &TenantRow) -> serde_json::Value {
         "created_at": format_time(t.created_at),
         "updated_at": format_time(t.updated_at),
     })
-}
-
-/// A new tenant with its administrator client.
-#[derive(Debug)]
-pub struct Signup {
-    /// The tenant.
-    pub tenant: TenantRow,
-    /// The admin client's id.
-    pub client_id: String,
-    /// Its secret (shown once).
-    pub client_secret: String,
-    /// Its scopes.
-    pub scopes: Vec<String>,
 }
 
 /// Whether `name` may name an internal service client.
@@ -118,65 +109,6 @@ impl Tenants {
     /// Tenants stored and changed through `changes`, client secrets hashed with `pepper`.
     pub fn new(changes: Changes, pepper: Pepper) -> Self {
         Self { changes, pepper }
-    }
-
-    /// Creates a tenant on the free tier and its tenant-admin client.
-    pub async fn signup(&self, input: SignupInput) -> Result<Signup, TenantError> {
-        let mut errors = Vec::new();
-        let name = valid_name(&mut errors, &input.name);
-        let email = valid_email(&mut errors, &input.email);
-        if !errors.is_empty() {
-            return Err(TenantError::Invalid(errors));
-        }
-        let scopes: Vec<String> = Scope::TENANT_ADMIN
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect();
-        let mut change = self.changes.begin().await?;
-        let id = Uuid::now_v7();
-        let tenant = repo::insert(change.tx(), id, &name, &email).await?;
-        let cid = Uuid::now_v7();
-        let client_id = crypto::new_client_id()?;
-        let secret = crypto::new_client_secret()?;
-        clients::insert(
-            change.tx(),
-            cid,
-            &client_id,
-            &self.pepper.hash(&secret),
-            NewClientKind::TenantAdmin {
-                tenant: id,
-                scopes: &scopes,
-            },
-        )
-        .await?;
-        change
-            .event(
-                NewEvent::new(
-                    id,
-                    "anonymous",
-                    "tenant.created",
-                    Some(format!("tenant:{id}")),
-                )
-                .details(json!({"tenant": to_json(&tenant)})),
-            )
-            .event(
-                NewEvent::new(
-                    id,
-                    "anonymous",
-                    "credential.generated",
-                    Some(format!("credential:{cid}")),
-                )
-                .details(
-                    json!({"credential_id": cid, "client_id": client_id, "kind": ClientKind::TenantAdmin}),
-                ),
-            );
-        change.commit().await?;
-        Ok(Signup {
-            tenant,
-            client_id,
-            client_secret: secret,
-            scopes,
-        })
     }
 
     /// The caller's tenant.
@@ -227,7 +159,7 @@ impl Tenants {
         );
         let failed = |e: platform::ApiError| anyhow::anyhow!("{e}");
         let mut change = self.changes.begin().await.map_err(failed)?;
-        if let Some(old) = clients::revoke_service(change.tx(), name).await? {
+        if let Some(old) = client_rows::revoke_service(change.tx(), name).await? {
             change
                 .revoke_all(Kind::Client, &old, None)
                 .await
@@ -244,7 +176,7 @@ impl Tenants {
         }
         let client_id = crypto::new_client_id()?;
         let secret = crypto::new_client_secret()?;
-        clients::insert(
+        client_rows::insert(
             change.tx(),
             Uuid::now_v7(),
             &client_id,
