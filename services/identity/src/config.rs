@@ -32,8 +32,14 @@ pub struct Config {
     pub common: CommonConfig,
     /// `KEY_ENCRYPTION_KEY`: 32 bytes, base64 or hex; encrypts private keys at rest.
     pub key_encryption_key: Secret<[u8; 32]>,
+    /// `KEY_ENCRYPTION_KEY_SECONDARY`: a second key that opens what it sealed, never seals
+    /// (rotation, docs/SECURITY.md).
+    pub key_encryption_key_secondary: Option<Secret<[u8; 32]>>,
     /// `CREDENTIAL_PEPPER`: at least 16 bytes; keys the HMAC of stored client secrets.
     pub credential_pepper: Secret<String>,
+    /// `CREDENTIAL_PEPPER_SECONDARY`: a second pepper secrets are also checked against, never
+    /// hashed with (rotation, docs/SECURITY.md).
+    pub credential_pepper_secondary: Option<Secret<String>>,
     /// `TOKEN_TTL_SECS` (3600): lifetime of access tokens.
     pub token_ttl: Duration,
     /// Signing keys.
@@ -109,6 +115,11 @@ fn parse_kek(r: &mut Reader<'_>) -> Secret<[u8; 32]> {
         r.error(var, "is required (32 random bytes, base64 or hex)");
         return Secret::new([0; 32]);
     };
+    decode_kek(r, var, raw)
+}
+
+/// A 32-byte key of `var`: 64 hex digits, or base64 (standard or URL-safe).
+fn decode_kek(r: &mut Reader<'_>, var: &str, raw: &str) -> Secret<[u8; 32]> {
     let raw = raw.trim();
     let bytes = if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(raw).ok()
@@ -150,9 +161,23 @@ impl Config {
         let mut r = Reader::new(env);
         let common = CommonConfig::read(&mut r, ServiceKind::Identity);
         let key_encryption_key = parse_kek(&mut r);
+        let key_encryption_key_secondary = r
+            .raw("KEY_ENCRYPTION_KEY_SECONDARY")
+            .filter(|v| !v.trim().is_empty())
+            .map(|raw| decode_kek(&mut r, "KEY_ENCRYPTION_KEY_SECONDARY", raw));
         let credential_pepper = r.required_secret("CREDENTIAL_PEPPER");
         if !credential_pepper.expose().is_empty() && credential_pepper.expose().len() < 16 {
             r.error("CREDENTIAL_PEPPER", "must be at least 16 bytes");
+        }
+        let credential_pepper_secondary = r
+            .raw("CREDENTIAL_PEPPER_SECONDARY")
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::new(v.to_owned()));
+        if credential_pepper_secondary
+            .as_ref()
+            .is_some_and(|p| p.expose().len() < 16)
+        {
+            r.error("CREDENTIAL_PEPPER_SECONDARY", "must be at least 16 bytes");
         }
         let token_ttl = Duration::from_secs(r.u64_in("TOKEN_TTL_SECS", 3600, 60, 86_400));
         let alg = r.parse("SIGNING_ALG", Alg::Es256, "ES256, RS256 or EdDSA");
@@ -249,7 +274,9 @@ impl Config {
         Ok(Self {
             common,
             key_encryption_key,
+            key_encryption_key_secondary,
             credential_pepper,
+            credential_pepper_secondary,
             token_ttl,
             keys: KeyConfig {
                 alg,

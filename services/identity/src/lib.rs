@@ -69,10 +69,18 @@ async fn cli_changes(config: &Config) -> anyhow::Result<audit::Changes> {
     ))
 }
 
+/// `identity reseal-secrets`: seals every private key and webhook secret again under the
+/// primary `KEY_ENCRYPTION_KEY` (the middle step of its rotation, docs/SECURITY.md).
+pub async fn reseal_secrets(config: &Config) -> anyhow::Result<keys::reseal::ResealReport> {
+    let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
+    platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
+    keys::reseal::reseal(&db, &startup::kek(config)?).await
+}
+
 /// `identity rotate-signing-key`: schedules a new signing key.
 pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<(String, time::OffsetDateTime)> {
     let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
     platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
-    let kek = crypto::Kek::new(config.key_encryption_key.expose())?;
+    let kek = startup::kek(config)?;
     keys::rotate_now(&db, &kek, &config.keys).await
 }

@@ -36,6 +36,10 @@ enum Cmd {
         /// The tenant's id.
         tenant: uuid::Uuid,
     },
+    /// Seal every private key and webhook secret again under the primary
+    /// KEY_ENCRYPTION_KEY (after adding the old one as KEY_ENCRYPTION_KEY_SECONDARY); prints
+    /// the counts.
+    ResealSecrets,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,9 @@ fn main() -> ExitCode {
             Cmd::RotateSigningKey => identity::rotate_signing_key(&config).await.map(|(kid, at)| {
                 serde_json::json!({"kid": kid, "activates_at": identity::audit::format_time(at)})
             }),
+            Cmd::ResealSecrets => identity::reseal_secrets(&config)
+                .await
+                .and_then(|report| Ok(serde_json::to_value(report)?)),
             Cmd::TenantAdminReset { tenant } => identity::tenant_admin_reset(&config, tenant).await,
             Cmd::Shared(_) => unreachable!("handled above"),
         }

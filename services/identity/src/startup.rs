@@ -80,14 +80,22 @@ pub fn revocations(config: &Config, core_redis: platform::redis::Redis) -> Revoc
     Revocations::new(core_redis, config.token_ttl, revocation_margin(config))
 }
 
-/// The key-encryption key of `config`.
-fn kek(config: &Config) -> anyhow::Result<Kek> {
-    Kek::new(config.key_encryption_key.expose())
+/// The key-encryption key of `config` (with its secondary key during a rotation).
+pub fn kek(config: &Config) -> anyhow::Result<Kek> {
+    let kek = Kek::new(config.key_encryption_key.expose())?;
+    match &config.key_encryption_key_secondary {
+        Some(secondary) => kek.with_secondary(secondary.expose()),
+        None => Ok(kek),
+    }
 }
 
-/// The pepper of client secrets of `config`.
+/// The pepper of client secrets of `config` (with its secondary pepper during a rotation).
 pub fn pepper(config: &Config) -> Pepper {
-    Pepper::new(config.credential_pepper.expose().as_bytes())
+    let pepper = Pepper::new(config.credential_pepper.expose().as_bytes());
+    match &config.credential_pepper_secondary {
+        Some(secondary) => pepper.with_secondary(secondary.expose().as_bytes()),
+        None => pepper,
+    }
 }
 
 /// Builds the application and binds its listener; refuses an unmigrated database.

@@ -4,6 +4,7 @@
 pub mod change;
 pub mod directory;
 pub mod import;
+pub mod reseal;
 pub mod ring;
 pub mod signer;
 

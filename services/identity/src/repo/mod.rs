@@ -14,6 +14,7 @@ pub mod keys;
 pub mod locks;
 pub mod resource_servers;
 pub mod revocations;
+pub mod sealed;
 pub mod stored;
 pub mod tenants;
 pub mod webhooks;

@@ -22,6 +22,7 @@ mod privileges;
 mod resource_servers;
 mod retention;
 mod revocation;
+mod rotation;
 mod tenants;
 mod verify_bounds;
 mod webhook_bounds;
