@@ -78,6 +78,23 @@ pub fn metric_of(e: &FeedEvent) -> Option<&'static str> {
     (m == actions::TOKEN_REFUSED || e.succeeded()).then_some(m)
 }
 
+/// Largest count one event may stand for (a bound against a corrupt `count`).
+const MAX_WEIGHT: i64 = 1_000_000_000;
+
+/// How many actions an event stands for: identity audits refused token requests in bounded
+/// numbers, one event per client, reason and minute carrying the `count` of refusals it
+/// stands for; every other event is one action.
+pub fn weight_of(e: &FeedEvent) -> i64 {
+    if e.action != actions::TOKEN_REFUSED {
+        return 1;
+    }
+    e.details
+        .get("count")
+        .and_then(serde_json::Value::as_i64)
+        .filter(|n| (1..=MAX_WEIGHT).contains(n))
+        .unwrap_or(1)
+}
+
 fn uuid_at(e: &FeedEvent, key: &str) -> Option<Uuid> {
     e.details
         .get(key)
@@ -109,7 +126,8 @@ pub fn agent_of(e: &FeedEvent) -> Uuid {
 }
 
 /// The counter increments of `events`: an hour and a day bucket for every counted event of
-/// a tenant (the system's own events, tenant nil, are not counted).
+/// a tenant, by the number of actions it stands for ([`weight_of`]); the system's own
+/// events (tenant nil) are not counted.
 pub fn aggregate<'a>(events: impl IntoIterator<Item = &'a FeedEvent>) -> BTreeMap<RollupKey, i64> {
     let mut out = BTreeMap::new();
     for e in events {
@@ -118,6 +136,7 @@ pub fn aggregate<'a>(events: impl IntoIterator<Item = &'a FeedEvent>) -> BTreeMa
             continue;
         }
         let agent_id = agent_of(e);
+        let weight = weight_of(e);
         for granularity in [Granularity::Hour, Granularity::Day] {
             let key = RollupKey {
                 tenant_id: e.tenant_id,
@@ -126,7 +145,7 @@ pub fn aggregate<'a>(events: impl IntoIterator<Item = &'a FeedEvent>) -> BTreeMa
                 metric,
                 agent_id,
             };
-            *out.entry(key).or_insert(0) += 1;
+            *out.entry(key).or_insert(0) += weight;
         }
     }
     out
@@ -197,5 +216,25 @@ mod tests {
         assert_eq!(get(Granularity::Day, "token.refused", Uuid::nil()), Some(1));
         assert_eq!(get(Granularity::Day, "token.revoked", agent), Some(1));
         assert_eq!(m.len(), 6, "{m:?}");
+    }
+
+    #[test]
+    fn a_refusal_summary_counts_every_refusal_it_stands_for() {
+        let at = datetime!(2026-03-02 10:15 UTC);
+        let summary = event("token.refused", "failure", at, json!({"count": 7}));
+        let corrupt = event("token.refused", "failure", at, json!({"count": -3}));
+        let issued = event("token.issued", "success", at, json!({"count": 5}));
+        assert_eq!(weight_of(&summary), 7);
+        assert_eq!(weight_of(&corrupt), 1);
+        assert_eq!(weight_of(&issued), 1);
+        let counts = aggregate([&summary, &corrupt, &issued]);
+        let day = |metric| {
+            counts
+                .iter()
+                .find(|(k, _)| k.granularity == Granularity::Day && k.metric == metric)
+                .map(|(_, n)| *n)
+        };
+        assert_eq!(day("token.refused"), Some(8));
+        assert_eq!(day("token.issued"), Some(1));
     }
 }

@@ -162,7 +162,9 @@ pub async fn raw_counts(env: &TestEnv, tenant: &str) -> BTreeMap<String, i64> {
     let c = env.db.client().await.unwrap();
     let rows = c
         .query(
-            "SELECT action, count(*) FROM identity.audit_events
+            "SELECT action, SUM(CASE WHEN action = 'token.refused'
+                                     THEN COALESCE((details->>'count')::int8, 1) ELSE 1 END)::int8
+               FROM identity.audit_events
               WHERE tenant_id = $1::text::uuid AND action = ANY($2)
                 AND (outcome = 'success' OR action = 'token.refused')
               GROUP BY action",
