@@ -11,7 +11,7 @@ pub struct ResourceServerRow {
     pub id: Uuid,
     /// Owner.
     pub tenant_id: Uuid,
-    /// The audience its tokens carry (an absolute URI, unique in the tenant).
+    /// The audience its tokens carry (an absolute URI, unique across tenants).
     pub identifier: String,
     /// Display name.
     pub name: String,
@@ -37,7 +37,7 @@ fn row(r: &tokio_postgres::Row) -> Result<ResourceServerRow, tokio_postgres::Err
     })
 }
 
-/// Stores a new resource server; `false` when the tenant has one with its identifier.
+/// Stores a new resource server; `false` when any tenant has one with its identifier.
 pub async fn insert(
     c: &impl GenericClient,
     rs: &ResourceServerRow,
@@ -46,7 +46,7 @@ pub async fn insert(
         .execute(
             &format!(
                 "INSERT INTO resource_servers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (tenant_id, identifier) DO NOTHING"
+                 ON CONFLICT (identifier) DO NOTHING"
             ),
             &[
                 &rs.id,
@@ -62,7 +62,7 @@ pub async fn insert(
     Ok(n == 1)
 }
 
-/// Replaces a resource server's fields; `false` when another of the tenant's servers has
+/// Replaces a resource server's fields; `false` when another server (of any tenant) has
 /// the new identifier (the transaction is then aborted).
 pub async fn update(
     c: &impl GenericClient,

@@ -55,8 +55,10 @@ pub enum ResourceServerError {
     /// No such resource server in the tenant.
     #[error("resource server not found")]
     NotFound,
-    /// The tenant has a resource server with this identifier (409).
-    #[error("this tenant already has a resource server with this identifier")]
+    /// A resource server with this identifier is registered, by this tenant or another
+    /// (409): identifiers are unique across tenants, since all tenants' tokens share the
+    /// issuer.
+    #[error("a resource server with this identifier is already registered")]
     Exists,
     /// The tenant has [`MAX_PER_TENANT`] resource servers (409).
     #[error("a tenant may have at most {MAX_PER_TENANT} resource servers")]

@@ -118,11 +118,23 @@ async fn a_resource_server_token_carries_its_audience_and_scopes_and_is_refused_
     assert_eq!(seen["active"], true, "{seen}");
     assert_eq!(seen["aud"], DOCS);
 
-    // Another tenant cannot name this tenant's server.
+    // Another tenant cannot name this tenant's server, nor register its identifier for
+    // itself: all tenants' tokens share the issuer, so it could then mint tokens this
+    // tenant's API would accept.
     let other = world(&id, "Other tenant").await;
     let foreign = agent_token(&id, &other, &[("resource", DOCS)]).await;
     assert_eq!(foreign.status, 400, "{}", foreign.body);
     assert_eq!(foreign.json()["error"], "invalid_target");
+    let squat = register(
+        &id,
+        &other.admin,
+        &json!({"identifier": DOCS, "name": "Not theirs", "scopes": ["documents:read"]}),
+    )
+    .await;
+    assert_eq!(squat.status, 409, "{}", squat.body);
+    assert_eq!(squat.json()["code"], "resource_server_exists");
+    let still = agent_token(&id, &other, &[("resource", DOCS)]).await;
+    assert_eq!(still.json()["error"], "invalid_target", "{}", still.body);
 }
 
 #[tokio::test]
@@ -222,7 +234,8 @@ async fn resource_servers_are_managed_audited_and_take_effect_at_once() {
     .await;
     assert_eq!(dup.status, 409, "{}", dup.body);
     assert_eq!(dup.json()["code"], "resource_server_exists");
-    // The same identifier in another tenant is another server.
+    // Identifiers are unique across tenants (every tenant's tokens share the issuer): another
+    // tenant cannot register this one, and nothing of its attempt is stored.
     let other = world(&id, "Servers elsewhere").await;
     let elsewhere = register(
         &id,
@@ -230,7 +243,19 @@ async fn resource_servers_are_managed_audited_and_take_effect_at_once() {
         &json!({"identifier": DOCS, "name": "Theirs", "scopes": []}),
     )
     .await;
-    assert_eq!(elsewhere.status, 201, "{}", elsewhere.body);
+    assert_eq!(elsewhere.status, 409, "{}", elsewhere.body);
+    assert_eq!(elsewhere.json()["code"], "resource_server_exists");
+    assert_eq!(
+        count(
+            &env,
+            &format!(
+                "identity.resource_servers WHERE tenant_id = '{}'",
+                other.tenant.id
+            )
+        )
+        .await,
+        0
+    );
 
     let listed = id
         .api
