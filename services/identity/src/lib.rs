@@ -60,13 +60,11 @@ async fn cli_changes(config: &Config) -> anyhow::Result<audit::Changes> {
     let db = platform::db::Db::new(&config.common.database, "identity", "identity-cli")?;
     platform::db::ensure_migrated(&db, "identity", &migrations()).await?;
     let redis = platform::redis::Redis::new(&config.common.redis)?;
-    // A process of its own: no credential cache of a running instance to forget.
+    // A process of its own: no credential cache of a running instance to forget, and no
+    // upkeep; a revocation Redis did not take is recorded for the running instances to mirror.
     let cache = tokens::CredentialCache::new(db.clone(), config.credential_cache_ttl);
-    Ok(audit::Changes::new(
-        db,
-        cache,
-        startup::revocations(config, redis),
-    ))
+    let revocations = startup::revocations(config, redis).recording_repairs_in(&db);
+    Ok(audit::Changes::new(db, cache, revocations))
 }
 
 /// `identity reseal-secrets`: seals every private key and webhook secret again under the

@@ -302,6 +302,15 @@ impl CredentialCache {
                 .is_some_and(|t| t.elapsed() < self.ttl)
     }
 
+    /// Whether this instance has looked this client up before and found it (its entry may
+    /// have expired): such a client is known, not one of a flood of random ids.
+    pub fn has_seen(&self, client_id: &str) -> bool {
+        matches!(
+            self.lock(client_id).slots.get(client_id),
+            Some(Slot::Ready { .. })
+        )
+    }
+
     /// The tenant of a client seen before, without a lookup (a client never changes tenant, so
     /// an expired entry still answers): lets the token endpoint check the tenant's quota
     /// alongside its rate limits.

@@ -184,14 +184,19 @@ impl TokenService {
         Ok(row)
     }
 
-    /// The client from the cache; for an address past its failure limit, a lookup that
-    /// would reach PostgreSQL waits for one of a few permits ([`super::suspects`]).
+    /// The client from the cache; for an address past its failure limit, a lookup of a
+    /// client this instance has never found (which would reach PostgreSQL) waits for one of
+    /// a few permits ([`super::suspects`]). A known client's refresh never waits there, so
+    /// valid clients behind the same address are not starved by someone else's flood.
     async fn lookup(
         &self,
         client_id: &str,
         subject: &str,
     ) -> Result<Option<Arc<TokenClientRow>>, ClientAuthError> {
-        if self.suspects.contains(subject) && !self.cache.is_fresh(client_id) {
+        if self.suspects.contains(subject)
+            && !self.cache.is_fresh(client_id)
+            && !self.cache.has_seen(client_id)
+        {
             let _permit = self.suspect_lookups.acquire().await;
             return Ok(self.cache.get(client_id).await?);
         }

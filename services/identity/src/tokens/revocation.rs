@@ -307,6 +307,13 @@ impl Revocations {
         anyhow::bail!("revocations kept changing while they were mirrored again")
     }
 
+    /// Records in `db` the repairs this writer owes (a process without upkeep, such as a
+    /// command-line tool: the running instances pick the record up and repair).
+    pub fn recording_repairs_in(self, db: &Db) -> Self {
+        let _ = self.repair.db.set(db.clone());
+        self
+    }
+
     /// Until `stop`: checks the marker every second, repairs what failed to reach Redis (see
     /// the module documentation), and drops expired rows hourly.
     pub fn spawn_upkeep(&self, db: Db, stop: CancellationToken) {

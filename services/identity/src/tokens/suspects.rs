@@ -1,9 +1,9 @@
 //! Addresses past their limit of failed client authentications, as this instance saw them.
 //!
 //! Such an address is not refused anything (a request with valid credentials is never
-//! refused because of failures), but its lookups of clients this instance does not have
-//! cached queue for a few database connections ([`SUSPECT_LOOKUPS`]), so random client ids
-//! from one address cannot take the pool.
+//! refused because of failures), but its lookups of clients this instance has never found
+//! queue for a few database connections ([`SUSPECT_LOOKUPS`]), so random client ids from one
+//! address cannot take the pool; refreshing a known client's expired entry never queues.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
