@@ -7,6 +7,7 @@
 )]
 
 mod admin_clients;
+mod agent_lifecycle;
 mod agents;
 mod audit;
 mod bounded;
