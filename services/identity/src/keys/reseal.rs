@@ -8,7 +8,6 @@
 use platform::db::Db;
 use serde::Serialize;
 
-use crate::audit::change::Change;
 use crate::audit::event::{NewEvent, SYSTEM_TENANT};
 use crate::crypto::Kek;
 use crate::repo::sealed::{self, SealedTable};
@@ -56,13 +55,11 @@ pub async fn reseal(db: &Db, kek: &Kek) -> anyhow::Result<ResealReport> {
         report.resealed.insert(table.name(), count);
     }
     drop(c);
-    let mut change = Change::begin(db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut change = super::change::begin(db).await?;
     change.event(
         NewEvent::new(SYSTEM_TENANT, "system", "kek.resealed", None)
             .details(serde_json::to_value(&report)?),
     );
-    change.commit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    super::change::commit(change).await?;
     Ok(report)
 }
