@@ -54,3 +54,13 @@ mod tests {
         assert!(serde_json::from_value::<ClientStatus>("Active".into()).is_err());
     }
 }
+
+wire_enum!(
+    /// Who issues the external tokens a federation trust policy accepts.
+    FederationProvider {
+        /// GitHub Actions' OIDC issuer (`https://token.actions.githubusercontent.com`).
+        GithubActions => "github_actions",
+        /// Any OpenID Connect issuer.
+        Oidc => "oidc",
+    }
+);

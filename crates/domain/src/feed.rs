@@ -223,8 +223,21 @@ pub mod actions {
     /// A resource server was removed.
     pub const RESOURCE_SERVER_DELETED: &str = "resource_server.deleted";
 
+    /// A federation trust policy was created.
+    pub const FEDERATION_POLICY_CREATED: &str = "federation.policy.created";
+    /// A federation trust policy changed.
+    pub const FEDERATION_POLICY_UPDATED: &str = "federation.policy.updated";
+    /// A federation trust policy was deleted.
+    pub const FEDERATION_POLICY_DELETED: &str = "federation.policy.deleted";
+    /// A token was issued by token exchange (RFC 8693): federated or delegated.
+    pub const TOKEN_EXCHANGED: &str = "token.exchanged";
+    /// A standing delegation between two agents was granted.
+    pub const DELEGATION_CREATED: &str = "delegation.created";
+    /// A standing delegation was withdrawn (every token derived from it is revoked).
+    pub const DELEGATION_DELETED: &str = "delegation.deleted";
+
     /// The event types a webhook may subscribe to (successful events of these actions).
-    pub const WEBHOOK_EVENT_TYPES: [&str; 16] = [
+    pub const WEBHOOK_EVENT_TYPES: [&str; 22] = [
         AGENT_CREATED,
         AGENT_UPDATED,
         AGENT_SUSPENDED,
@@ -241,6 +254,12 @@ pub mod actions {
         RESOURCE_SERVER_CREATED,
         RESOURCE_SERVER_UPDATED,
         RESOURCE_SERVER_DELETED,
+        FEDERATION_POLICY_CREATED,
+        FEDERATION_POLICY_UPDATED,
+        FEDERATION_POLICY_DELETED,
+        TOKEN_EXCHANGED,
+        DELEGATION_CREATED,
+        DELEGATION_DELETED,
     ];
 }
 

@@ -37,7 +37,7 @@ pub use agent_fields::AgentFields;
 pub use agent_input::{AgentPatch, NewAgent};
 pub use audit::Outcome;
 pub use capability::{Capability, InvalidCapability};
-pub use client::{ClientKind, ClientStatus};
+pub use client::{ClientKind, ClientStatus, FederationProvider};
 pub use feed::{AgentSnapshot, FeedCursor, FeedEvent, FeedPage};
 pub use problems::FieldProblems;
 pub use revocation::RevocationKind;

@@ -28,6 +28,16 @@ pub struct RevocationQuery {
     pub client_id: String,
     /// When it was issued, Unix milliseconds.
     pub issued_at_ms: i64,
+    /// For a delegated token: the other token revocations that cover it (its subject
+    /// tokens' `jti`s and `grant:<id>` of its grants).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_jtis: Vec<String>,
+    /// For a delegated token: its actors, whose agent cut-offs cover it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_subs: Vec<String>,
+    /// For a delegated token: its subject tokens' credentials, whose cut-offs cover it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_clients: Vec<String>,
 }
 
 /// The answer.

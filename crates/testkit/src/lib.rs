@@ -15,6 +15,7 @@ pub mod db;
 pub mod fake_http;
 pub mod identity;
 pub mod logs;
+pub mod oidc;
 pub mod process;
 pub mod receiver;
 pub mod redis;

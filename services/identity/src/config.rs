@@ -57,6 +57,10 @@ pub struct Config {
     /// `FEED_POLL_INTERVAL_MS` (100): how often a long-polling change-feed request looks for
     /// events written by other instances (this instance's writes wake it at once).
     pub feed_poll_interval: Duration,
+    /// `FEDERATION_ALLOWED_NETWORKS` (empty): CIDRs that external OIDC issuers (discovery
+    /// and JWKS) may resolve to although they are private, loopback or link-local (and which
+    /// may then use plain http).
+    pub federation_allowed_networks: Vec<platform::net::Cidr>,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
     /// `SIGNUP_INVITATION_CODES` (empty): comma-separated codes, at least 8 characters each;
@@ -270,6 +274,7 @@ impl Config {
             );
         }
         let signup_invitation_codes = invitation_codes(&mut r);
+        let federation_allowed_networks = r.cidrs("FEDERATION_ALLOWED_NETWORKS", "");
         r.finish()?;
         Ok(Self {
             common,
@@ -291,6 +296,7 @@ impl Config {
             audit,
             feed_poll_interval,
             webhooks,
+            federation_allowed_networks,
             signup_invitation_codes,
         })
     }

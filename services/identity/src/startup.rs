@@ -20,6 +20,8 @@ use crate::audit::writer::AuditWriter;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::crypto::{Kek, Pepper};
+use crate::delegations::Delegations;
+use crate::federation::{Federation, Issuers, PolicyCache, TrustPolicies};
 use crate::keys::directory::KeyDirectory;
 use crate::keys::ring::KeyRing;
 use crate::migrations::migrations;
@@ -32,7 +34,7 @@ use crate::tokens::cache::CredentialCache;
 use crate::tokens::introspection::Introspection;
 use crate::tokens::issue::{Issuer, ServiceMinter};
 use crate::tokens::revocation::{DbFallback, Revocations};
-use crate::tokens::service::TokenService;
+use crate::tokens::service::{Lookups, TokenService};
 use crate::webhooks::deliver::Dispatcher;
 use crate::webhooks::subscriptions::Subscriptions;
 
@@ -155,13 +157,31 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         audiences.clone(),
         config.common.public_url.clone(),
     ));
+    let policy_cache = PolicyCache::new(core.db.clone(), config.credential_cache_ttl);
+    let trust_policies = web::Data::new(TrustPolicies::new(
+        core.db.clone(),
+        policy_cache.clone(),
+        config.issuer(),
+        config.federation_allowed_networks.clone(),
+        u32::try_from(config.token_ttl.as_secs()).unwrap_or(u32::MAX),
+    ));
+    let lookups = Lookups {
+        audiences,
+        federation: Federation::new(
+            policy_cache,
+            Issuers::new(config.federation_allowed_networks.clone())?,
+            core.redis.clone(),
+        ),
+        subjects: verifier.clone(),
+        db: core.db.clone(),
+    };
     let tokens = Arc::new(TokenService::new(
         issuer,
         cache.clone(),
-        audiences,
         pepper(&config),
         audit,
         config.audit_token_events,
+        lookups,
         &core,
     ));
     let introspection = web::Data::new(Introspection::new(
@@ -189,6 +209,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         ),
     ));
     let admin_clients = web::Data::new(AdminClients::new(changes.clone(), pepper(&config)));
+    let delegations = web::Data::new(Delegations::new(changes.clone()));
     let tenants = web::Data::new(Tenants::new(changes, pepper(&config)));
     let subscriptions = web::Data::new(Subscriptions::new(
         core.db.clone(),
@@ -242,6 +263,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
             .app_data(agents.clone())
             .app_data(credentials.clone())
             .app_data(resource_servers.clone())
+            .app_data(trust_policies.clone())
+            .app_data(delegations.clone())
             .app_data(tenants.clone())
             .app_data(signups.clone())
             .app_data(admin_clients.clone())

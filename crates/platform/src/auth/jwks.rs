@@ -36,7 +36,7 @@ impl JwksSource for HttpJwks {
 }
 
 /// The algorithm of a published key, when it is one this crate accepts.
-pub(super) fn jwk_alg(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+pub fn jwk_alg(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
     use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
     match &jwk.algorithm {
         AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {

@@ -13,6 +13,9 @@
 //!   it (suspension, decommissioning);
 //! - `revoked:client:<client_id>` = unix milliseconds: every token of that credential issued
 //!   at or before it (credential revoked);
+//! - for a delegated token, also the `jti` of every subject token of its chain and
+//!   `grant:<id>` of every grant (presence), the `sub` cut-off of every actor and the
+//!   `client` cut-off of every subject token;
 //! - `revoked:_loaded`: present once identity has loaded every revocation from PostgreSQL.
 //!
 //! When Redis is unreachable or was emptied (no `_loaded` marker), the service's
@@ -34,17 +37,20 @@ mod error;
 mod extract;
 mod jwks;
 pub mod keys;
+pub mod keyset;
 mod revocation;
 pub mod scopes;
 mod verifier;
 
 pub use crate::future::BoxFuture;
-pub use claims::{Audience, Claims};
+pub use claims::{
+    Actor, Audience, Claims, Federated, Link, RevocationSubjects, grant_revocation_subject,
+};
 pub use context::AuthContext;
 pub use domain::Scope;
 pub use error::AuthError;
 pub use extract::{Authenticated, RequireScope, TenantId};
-pub use jwks::{HttpJwks, JwksSource};
-pub use revocation::{HttpRevocationFallback, RevocationFallback};
+pub use jwks::{HttpJwks, JwksSource, jwk_alg};
+pub use revocation::{HttpRevocationFallback, RevocationFallback, revocation_query};
 pub use scopes::ScopeMarker;
 pub use verifier::{KEY_CACHE_TTL, Verifier};

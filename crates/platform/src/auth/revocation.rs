@@ -19,12 +19,7 @@ pub struct HttpRevocationFallback(pub InternalHttp);
 impl RevocationFallback for HttpRevocationFallback {
     fn is_revoked<'a>(&'a self, claims: &'a Claims) -> BoxFuture<'a, anyhow::Result<bool>> {
         Box::pin(async move {
-            let query = domain::revocation::RevocationQuery {
-                jti: claims.jti.clone(),
-                sub: claims.sub.clone(),
-                client_id: claims.client_id.clone(),
-                issued_at_ms: claims.issued_at_ms(),
-            };
+            let query = revocation_query(claims);
             let answer: domain::revocation::RevocationAnswer = self
                 .0
                 .post_json(
@@ -35,5 +30,19 @@ impl RevocationFallback for HttpRevocationFallback {
                 .await?;
             Ok(answer.revoked)
         })
+    }
+}
+
+/// The question identity's revocation check answers for `claims`.
+pub fn revocation_query(claims: &Claims) -> domain::revocation::RevocationQuery {
+    let s = claims.revocation_subjects();
+    domain::revocation::RevocationQuery {
+        jti: claims.jti.clone(),
+        sub: claims.sub.clone(),
+        client_id: claims.client_id.clone(),
+        issued_at_ms: claims.issued_at_ms(),
+        also_jtis: s.jtis[1..].iter().map(|j| j.to_string()).collect(),
+        also_subs: s.subs[1..].iter().map(|j| j.to_string()).collect(),
+        also_clients: s.clients[1..].iter().map(|j| j.to_string()).collect(),
     }
 }

@@ -1,36 +1,22 @@
 //! [`Verifier`]: signature, claims and revocation of an access token.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Validation;
 
 use super::claims::Claims;
 use super::error::AuthError;
-use super::jwks::{JwksSource, jwk_alg};
+use super::jwks::JwksSource;
 use super::keys;
+use super::keyset::KeySet;
 use super::revocation::RevocationFallback;
 use crate::redis::{Redis, redis};
-
-struct KeyEntry {
-    alg: Algorithm,
-    key: DecodingKey,
-}
-
-/// The key set as last fetched.
-struct KeyMap {
-    keys: HashMap<String, Arc<KeyEntry>>,
-    /// When it was fetched; `None` before the first fetch.
-    fetched: Option<Instant>,
-}
 
 struct VerifierInner {
     issuer: String,
     audience: String,
-    keys: RwLock<KeyMap>,
-    source: Arc<dyn JwksSource>,
-    last_refresh: tokio::sync::Mutex<Option<Instant>>,
+    keys: KeySet,
     redis: Redis,
     fallback: Option<Arc<dyn RevocationFallback>>,
 }
@@ -39,8 +25,6 @@ struct VerifierInner {
 #[derive(Clone)]
 pub struct Verifier {
     inner: Arc<VerifierInner>,
-    /// How long a fetched key set is trusted without fetching it again.
-    key_ttl: Duration,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -52,8 +36,6 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-/// Refresh the key set at most this often when tokens name unknown keys.
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a fetched key set is trusted: a key removed from the JWKS stops verifying at most
 /// this long after its removal (plus one fetch), without a restart.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(600);
@@ -76,16 +58,10 @@ impl Verifier {
             inner: Arc::new(VerifierInner {
                 issuer,
                 audience,
-                keys: RwLock::new(KeyMap {
-                    keys: HashMap::new(),
-                    fetched: None,
-                }),
-                source,
-                last_refresh: tokio::sync::Mutex::new(None),
+                keys: KeySet::new(source, KEY_CACHE_TTL),
                 redis,
                 fallback,
             }),
-            key_ttl: KEY_CACHE_TTL,
         }
     }
 
@@ -94,77 +70,13 @@ impl Verifier {
         &self.inner.issuer
     }
 
-    /// The same verifier trusting fetched keys for `ttl` instead of [`KEY_CACHE_TTL`].
+    /// The same verifier trusting fetched keys for `ttl` instead of [`KEY_CACHE_TTL`]; call
+    /// it before the verifier is cloned.
     pub fn with_key_ttl(mut self, ttl: Duration) -> Self {
-        self.key_ttl = ttl;
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.keys.set_ttl(ttl);
+        }
         self
-    }
-
-    /// The key named `kid`, and whether the set it comes from is still fresh.
-    fn key(&self, kid: &str) -> (Option<Arc<KeyEntry>>, bool) {
-        let map = self
-            .inner
-            .keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fresh = map.fetched.is_some_and(|t| t.elapsed() < self.key_ttl);
-        (map.keys.get(kid).cloned(), fresh)
-    }
-
-    /// The key named `kid`: from the key set when it is fresh, else after fetching it again
-    /// (at most once a second; a known key does not wait for another request's fetch).
-    /// While the source cannot be read, the last set is kept.
-    async fn key_for(&self, kid: &str) -> Option<Arc<KeyEntry>> {
-        match self.key(kid) {
-            (Some(entry), true) => return Some(entry),
-            (Some(_), false) => self.refresh_if_idle().await,
-            (None, _) => self.refresh().await,
-        }
-        self.key(kid).0
-    }
-
-    /// Reloads the key set (rate-limited to once per [`MIN_REFRESH_INTERVAL`]), waiting for
-    /// a reload already under way.
-    async fn refresh(&self) {
-        let mut last = self.inner.last_refresh.lock().await;
-        self.reload(&mut last).await;
-    }
-
-    /// Reloads the key set unless a reload is under way (the caller then goes on with the
-    /// key it has).
-    async fn refresh_if_idle(&self) {
-        if let Ok(mut last) = self.inner.last_refresh.try_lock() {
-            self.reload(&mut last).await;
-        }
-    }
-
-    async fn reload(&self, last: &mut Option<Instant>) {
-        if last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
-            return;
-        }
-        *last = Some(Instant::now());
-        match self.inner.source.fetch().await {
-            Ok(set) => {
-                let mut map = HashMap::new();
-                for jwk in &set.keys {
-                    let (Some(kid), Some(alg)) = (jwk.common.key_id.clone(), jwk_alg(jwk)) else {
-                        continue;
-                    };
-                    if let Ok(key) = DecodingKey::from_jwk(jwk) {
-                        map.insert(kid, Arc::new(KeyEntry { alg, key }));
-                    }
-                }
-                *self
-                    .inner
-                    .keys
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = KeyMap {
-                    keys: map,
-                    fetched: Some(Instant::now()),
-                };
-            }
-            Err(e) => tracing::warn!(error = %e, "could not refresh the signing keys"),
-        }
     }
 
     /// Checks that `token` is an access token (`typ: at+jwt`) of the issuer, signed by a
@@ -185,7 +97,9 @@ impl Verifier {
             .kid
             .ok_or_else(|| AuthError::Invalid("token has no kid".into()))?;
         let entry = self
-            .key_for(&kid)
+            .inner
+            .keys
+            .key(&kid)
             .await
             .ok_or_else(|| AuthError::Invalid("token signed by an unknown key".into()))?;
         let mut v = Validation::new(entry.alg);
@@ -215,15 +129,18 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Whether `claims` names a revoked token.
+    /// Whether `claims` names a revoked token: the token itself, or (cut-offs at or after
+    /// its issue time) its agent or credential; for a delegated token also any subject
+    /// token, grant, actor or subject token's credential of its chain.
     pub async fn is_revoked(&self, claims: &Claims) -> Result<bool, AuthError> {
         let r = &self.inner.redis;
-        let keys = [
-            keys::loaded(r),
-            keys::jti(r, &claims.jti),
-            keys::sub(r, &claims.sub),
-            keys::client(r, &claims.client_id),
-        ];
+        let subjects = claims.revocation_subjects();
+        let mut keys = Vec::with_capacity(1 + subjects.jtis.len() + subjects.subs.len() * 2);
+        keys.push(keys::loaded(r));
+        keys.extend(subjects.jtis.iter().map(|j| keys::jti(r, j)));
+        keys.extend(subjects.subs.iter().map(|s| keys::sub(r, s)));
+        keys.extend(subjects.clients.iter().map(|c| keys::client(r, c)));
+        let presence = subjects.jtis.len();
         let answer = r
             .run(|mut c| async move {
                 redis::cmd("MGET")
@@ -234,10 +151,10 @@ impl Verifier {
             .await;
         match answer {
             Ok(v) if v.first().is_some_and(Option::is_some) => {
-                let jti = v.get(1).copied().flatten().is_some();
                 let issued = claims.issued_at_ms();
-                let before = |i: usize| v.get(i).copied().flatten().is_some_and(|t| issued <= t);
-                Ok(jti || before(2) || before(3))
+                let (tokens, cut_offs) = v[1..].split_at(presence.min(v.len() - 1));
+                Ok(tokens.iter().any(Option::is_some)
+                    || cut_offs.iter().flatten().any(|t| issued <= *t))
             }
             _ => match &self.inner.fallback {
                 Some(f) => f.is_revoked(claims).await.map_err(|e| {

@@ -46,7 +46,13 @@ impl Grantor {
     pub fn new(actor: String, claims: &Claims) -> Self {
         Self {
             actor,
-            sub: claims.sub.clone(),
+            // A delegated token's subject is the agent another one acts for: its holder is
+            // not that agent.
+            sub: if claims.act.is_some() {
+                String::new()
+            } else {
+                claims.sub.clone()
+            },
             scope: claims.scope.clone(),
         }
     }

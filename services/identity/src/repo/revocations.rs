@@ -132,19 +132,26 @@ fn revocation(r: &tokio_postgres::Row) -> Result<Revocation, tokio_postgres::Err
 /// Whether a token (`jti`, `sub`, `client_id`, issued at `issued_at`) is revoked.
 pub async fn covers(
     c: &impl GenericClient,
-    jti: &str,
-    sub: &str,
-    client_id: &str,
+    q: &domain::revocation::RevocationQuery,
     issued_at: OffsetDateTime,
 ) -> Result<bool, tokio_postgres::Error> {
+    let jtis: Vec<&str> = std::iter::once(q.jti.as_str())
+        .chain(q.also_jtis.iter().map(String::as_str))
+        .collect();
+    let subs: Vec<&str> = std::iter::once(q.sub.as_str())
+        .chain(q.also_subs.iter().map(String::as_str))
+        .collect();
+    let clients: Vec<&str> = std::iter::once(q.client_id.as_str())
+        .chain(q.also_clients.iter().map(String::as_str))
+        .collect();
     Ok(c.query_one(
         "SELECT EXISTS (
                 SELECT 1 FROM token_revocations
                  WHERE expires_at > now() AND (
-                       (kind = 'jti' AND subject = $1)
-                    OR (kind = 'sub' AND subject = $2 AND $4 <= revoked_at)
-                    OR (kind = 'client' AND subject = $3 AND $4 <= revoked_at)))",
-        &[&jti, &sub, &client_id, &issued_at],
+                       (kind = 'jti' AND subject = ANY($1))
+                    OR (kind = 'sub' AND subject = ANY($2) AND $4 <= revoked_at)
+                    OR (kind = 'client' AND subject = ANY($3) AND $4 <= revoked_at)))",
+        &[&jtis, &subs, &clients, &issued_at],
     )
     .await?
     .get(0))

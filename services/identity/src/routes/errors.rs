@@ -8,6 +8,8 @@ use crate::agents::{AgentError, PrivilegeError};
 use crate::audit::log::AuditLogError;
 use crate::audit::writer::AuditUnavailable;
 use crate::credentials::CredentialError;
+use crate::delegations::DelegationError;
+use crate::federation::TrustPolicyError;
 use crate::resource_servers::ResourceServerError;
 use crate::tenants::TenantError;
 use crate::tenants::clients::AdminClientError;
@@ -95,6 +97,8 @@ impl From<GrantError> for ApiError {
             }
             GrantError::AudienceAndResource => bad_request("invalid_request", e.to_string()),
             GrantError::InvalidTarget => bad_request("invalid_target", e.to_string()),
+            GrantError::InvalidGrant(_) => bad_request("invalid_grant", e.to_string()),
+            GrantError::AmbiguousAgent => bad_request("invalid_request", e.to_string()),
             GrantError::Issue(e) => e.into(),
             GrantError::Audit(e) => e.into(),
             GrantError::Failure(e) => e.0,
@@ -264,6 +268,34 @@ impl From<AuditLogError> for ApiError {
                 1,
             ),
             AuditLogError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<TrustPolicyError> for ApiError {
+    fn from(e: TrustPolicyError) -> Self {
+        match e {
+            TrustPolicyError::Invalid(errors) => ApiError::validation(errors),
+            TrustPolicyError::Privilege(e) => e.into(),
+            TrustPolicyError::NotFound => ApiError::not_found("trust policy"),
+            TrustPolicyError::AudienceTaken => ApiError::conflict("audience_taken", e.to_string()),
+            TrustPolicyError::LimitReached => {
+                ApiError::conflict("trust_policy_limit", e.to_string())
+            }
+            TrustPolicyError::Failure(e) => e.0,
+        }
+    }
+}
+
+impl From<DelegationError> for ApiError {
+    fn from(e: DelegationError) -> Self {
+        match e {
+            DelegationError::Invalid(errors) => ApiError::validation(errors),
+            DelegationError::Privilege(e) => e.into(),
+            DelegationError::Forbidden => ApiError::forbidden("insufficient_scope", e.to_string()),
+            DelegationError::NotFound(what) => ApiError::not_found(what),
+            DelegationError::LimitReached => ApiError::conflict("delegation_limit", e.to_string()),
+            DelegationError::Failure(e) => e.0,
         }
     }
 }

@@ -11,6 +11,7 @@ mod credentials;
 mod deliveries;
 mod dids;
 mod errors;
+mod federation;
 mod feed;
 mod internal;
 mod oauth;
@@ -123,6 +124,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/agents/{id}/credentials/{cid}",
             web::delete().to(credentials::revoke),
+        )
+        // Standing delegations between agents (token exchange with `act`).
+        .route(
+            "/api/v1/agents/{id}/delegations",
+            web::post().to(federation::create_delegation),
+        )
+        .route(
+            "/api/v1/agents/{id}/delegations",
+            web::get().to(federation::list_delegations),
+        )
+        .route(
+            "/api/v1/agents/{id}/delegations/{delegation_id}",
+            web::delete().to(federation::delete_delegation),
+        )
+        // Federation trust policies (external OIDC tokens exchanged for agent tokens).
+        .route(
+            "/api/v1/federation/trust-policies",
+            web::post().to(federation::create),
+        )
+        .route(
+            "/api/v1/federation/trust-policies",
+            web::get().to(federation::list),
+        )
+        .route(
+            "/api/v1/federation/trust-policies/{id}",
+            web::get().to(federation::get),
+        )
+        .route(
+            "/api/v1/federation/trust-policies/{id}",
+            web::patch().to(federation::update),
+        )
+        .route(
+            "/api/v1/federation/trust-policies/{id}",
+            web::delete().to(federation::delete),
         )
         // Resource servers (the audiences tokens may name besides the platform API).
         .route(

@@ -16,6 +16,8 @@ use crate::tokens::service::TokenService;
 #[derive(Serialize)]
 struct TokenResponse<'a> {
     access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
     token_type: &'static str,
     expires_in: u64,
     scope: &'a str,
@@ -56,6 +58,7 @@ pub async fn token(
     let g = tokens.token(&request).await?;
     Ok(no_store(HttpResponse::Ok().json(TokenResponse {
         access_token: &g.issued.token,
+        issued_token_type: g.issued_token_type,
         token_type: "Bearer",
         expires_in: g.issued.expires_in,
         scope: &g.scope,
@@ -86,6 +89,8 @@ pub async fn introspect(
         "jti": claims.jti,
         "token_type": "Bearer",
         "tenant_id": claims.tenant_id,
+        "act": claims.act,
+        "fed": claims.fed,
     }))))
 }
 

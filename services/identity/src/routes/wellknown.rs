@@ -7,6 +7,7 @@ use domain::Scope;
 use serde_json::json;
 
 use crate::keys::directory::KeyDirectory;
+use crate::tokens::request::{TOKEN_EXCHANGE, token_types};
 
 /// `GET /.well-known/jwks.json`: pending, active and still-relevant retired keys.
 pub async fn jwks(keys: web::Data<KeyDirectory>) -> HttpResponse {
@@ -31,7 +32,13 @@ pub async fn metadata(keys: web::Data<KeyDirectory>) -> HttpResponse {
             "token_endpoint": format!("{iss}/oauth2/token"),
             "introspection_endpoint": format!("{iss}/oauth2/introspect"),
             "revocation_endpoint": format!("{iss}/oauth2/revoke"),
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE],
+            "token_exchange_subject_token_types_supported": [
+                token_types::ID_TOKEN,
+                token_types::JWT,
+                token_types::ACCESS_TOKEN,
+            ],
+            "token_exchange_issued_token_types_supported": [token_types::ACCESS_TOKEN],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": auth_methods,

@@ -1,5 +1,6 @@
 //! Grants: the rules between a parsed [`TokenRequest`] and a signed token. Each grant type
-//! is a variant of [`Grant`]; today there is `client_credentials`.
+//! is a variant of [`Grant`]: `client_credentials` here, token exchange (federation and
+//! delegation) in [`super::exchange`].
 //!
 //! Order: client authentication ([`super::client_auth`]); the tenant's daily token quota
 //! (when tiers are enforced); scope; audience; signing; the audit event, committed before
@@ -30,6 +31,8 @@ pub struct Granted {
     pub issued: Issued,
     /// Its scopes, space-separated.
     pub scope: String,
+    /// `issued_token_type` (token exchange answers carry it, RFC 8693 §2.2.1).
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Why no token was granted.
@@ -62,12 +65,34 @@ pub enum GrantError {
     /// The issuance could not be audited.
     #[error(transparent)]
     Audit(#[from] AuditUnavailable),
+    /// `invalid_grant`: the subject token, or what it would be exchanged through (trust
+    /// policy, delegation), does not allow the exchange (the reason is audited, never
+    /// sent).
+    #[error("the subject token cannot be exchanged")]
+    InvalidGrant(&'static str),
+    /// Several agents' trust policies match the external token: the request must name one
+    /// with `agent_id`.
+    #[error("several agents' trust policies match this token; name one with agent_id")]
+    AmbiguousAgent,
     /// A dependency failed.
     #[error(transparent)]
     Failure(Failure),
 }
 
 platform::failure_from!(GrantError);
+
+/// The requested scopes (`scope`), sorted and without duplicates; `None` when none are.
+pub fn requested_scopes(scope: Option<&str>) -> Option<Vec<&str>> {
+    scope
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|requested| {
+            let mut wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            wanted
+        })
+}
 
 /// Whom a token is for.
 enum Target<'a> {
@@ -98,13 +123,18 @@ pub fn allowed_scopes(row: &TokenClientRow) -> Vec<&str> {
 impl TokenService {
     /// Grants what `req` asks for.
     pub async fn token(&self, req: &TokenRequest) -> Result<Granted, GrantError> {
-        match req.grant {
+        match &req.grant {
             Grant::ClientCredentials => self.client_credentials(req).await,
+            Grant::TokenExchange(exchange) => self.exchange(req, exchange).await,
         }
     }
 
     /// `grant_type=client_credentials`.
     async fn client_credentials(&self, req: &TokenRequest) -> Result<Granted, GrantError> {
+        let creds = req
+            .credentials
+            .as_ref()
+            .ok_or(ClientAuthError::InvalidClient)?;
         // When tiers are enforced, the tenant's daily token quota is read alongside the rate
         // limits (both commands share one round trip on the multiplexed connection) when the
         // client was seen before; only a client unknown to this instance pays a second round
@@ -112,7 +142,7 @@ impl TokenService {
         let quota = &self.quota;
         let enforcing = quota.enforcing();
         let hint = if enforcing {
-            self.cache.peek_tenant(&req.credentials.client_id)
+            self.cache.peek_tenant(&creds.client_id)
         } else {
             None
         };
@@ -122,7 +152,7 @@ impl TokenService {
                 None => None,
             }
         };
-        let (row, early) = tokio::join!(self.authenticate(&req.credentials, req.ip), early);
+        let (row, early) = tokio::join!(self.authenticate(creds, req.ip), early);
         let row = row?;
         if let Some(tenant) = row.tenant_id.filter(|_| enforcing) {
             let verdict = match early {
@@ -135,77 +165,26 @@ impl TokenService {
             }
         }
         let allowed = allowed_scopes(&row);
-        let requested: Option<Vec<&str>> = req
-            .scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|requested| {
-                let mut wanted: Vec<&str> =
-                    requested.split(' ').filter(|s| !s.is_empty()).collect();
-                wanted.sort_unstable();
-                wanted.dedup();
-                wanted
-            });
-        if let Some(bad) = requested.iter().flatten().find(|s| !allowed.contains(s)) {
-            let err = GrantError::InvalidScope((*bad).to_owned());
-            return Err(self.refuse(&row, "invalid_scope", err).await);
-        }
-
-        // Only a request naming another audience than the platform reads the tenant's
-        // resource servers (cached per tenant).
-        let named = match &req.audience {
-            Audience::Both => return Err(GrantError::AudienceAndResource),
-            Audience::Named(a) if a != self.issuer.issuer() => Some(a.as_str()),
-            Audience::Named(_) | Audience::Issuer => None,
+        let requested = requested_scopes(req.scope.as_deref());
+        let (scope, audience) = match self
+            .scope_and_audience(row.tenant_id, &req.audience, requested.as_deref(), &allowed)
+            .await
+        {
+            Ok(found) => found,
+            Err((Some(reason), err)) => return Err(self.refuse(&row, reason, err).await),
+            Err((None, err)) => return Err(err),
         };
-        let servers = match (named, row.tenant_id) {
-            (Some(_), Some(tenant)) => Some(self.audiences.of(tenant).await?),
-            _ => None,
-        };
-        let target = match named {
-            None => Target::Platform,
-            Some(a) => match servers.as_deref().and_then(|s| s.scopes_of(a)) {
-                Some(defined) => Target::Server(a, defined),
-                None => {
-                    return Err(self
-                        .refuse(&row, "invalid_target", GrantError::InvalidTarget)
-                        .await);
-                }
-            },
-        };
-        let (scope, audience) = match target {
-            Target::Platform => (
-                requested.as_deref().unwrap_or(&allowed).join(" "),
-                self.issuer.issuer(),
-            ),
-            Target::Server(identifier, defined) => {
-                let kept: Vec<&str> = requested
-                    .as_deref()
-                    .unwrap_or(&allowed)
-                    .iter()
-                    .copied()
-                    .filter(|s| defined.iter().any(|d| d == s))
-                    .collect();
-                if kept.is_empty() && requested.is_some() {
-                    let err = GrantError::NoScopeForTarget(identifier.to_owned());
-                    return Err(self.refuse(&row, "invalid_scope", err).await);
-                }
-                (kept.join(" "), identifier)
-            }
-        };
-
         let sub = match &row.agent_id {
             Some(agent) => agent.to_string(),
             None => row.client_id.clone(),
         };
-        let issued = self.issuer.issue(TokenSpec {
-            sub: &sub,
-            client_id: &row.client_id,
-            tenant_id: row.tenant_id,
-            scope: &scope,
-            aud: audience,
-        })?;
+        let issued = self.issuer.issue(TokenSpec::new(
+            &sub,
+            &row.client_id,
+            row.tenant_id,
+            &scope,
+            &audience,
+        ))?;
 
         if self.audit_token_events {
             let event = NewEvent::new(
@@ -230,6 +209,73 @@ impl TokenService {
             quota.record(tenant, Metric::TokenIssuances);
         }
         self.tokens_issued.increment(1);
-        Ok(Granted { issued, scope })
+        Ok(Granted {
+            issued,
+            scope,
+            issued_token_type: None,
+        })
+    }
+
+    /// The scope and audience of a token for a client of `tenant` that may receive
+    /// `allowed` and asks for `requested` (all of `allowed` when `None`) for `audience`.
+    /// The audience (RFC 8707) is the platform API unless the request names a resource
+    /// server of the tenant (cached per tenant); a refusal comes with the reason to audit
+    /// (none for a malformed request).
+    pub(super) async fn scope_and_audience(
+        &self,
+        tenant: Option<uuid::Uuid>,
+        audience: &Audience,
+        requested: Option<&[&str]>,
+        allowed: &[&str],
+    ) -> Result<(String, String), (Option<&'static str>, GrantError)> {
+        if let Some(bad) = requested
+            .iter()
+            .copied()
+            .flatten()
+            .find(|s| !allowed.contains(s))
+        {
+            let err = GrantError::InvalidScope((*bad).to_owned());
+            return Err((Some("invalid_scope"), err));
+        }
+        let named = match audience {
+            Audience::Both => return Err((None, GrantError::AudienceAndResource)),
+            Audience::Named(a) if a != self.issuer.issuer() => Some(a.as_str()),
+            Audience::Named(_) | Audience::Issuer => None,
+        };
+        let servers = match (named, tenant) {
+            (Some(_), Some(tenant)) => Some(
+                self.audiences
+                    .of(tenant)
+                    .await
+                    .map_err(|e| (None, GrantError::from(e)))?,
+            ),
+            _ => None,
+        };
+        let target = match named {
+            None => Target::Platform,
+            Some(a) => match servers.as_deref().and_then(|s| s.scopes_of(a)) {
+                Some(defined) => Target::Server(a, defined),
+                None => return Err((Some("invalid_target"), GrantError::InvalidTarget)),
+            },
+        };
+        Ok(match target {
+            Target::Platform => (
+                requested.unwrap_or(allowed).join(" "),
+                self.issuer.issuer().to_owned(),
+            ),
+            Target::Server(identifier, defined) => {
+                let kept: Vec<&str> = requested
+                    .unwrap_or(allowed)
+                    .iter()
+                    .copied()
+                    .filter(|s| defined.iter().any(|d| d == s))
+                    .collect();
+                if kept.is_empty() && requested.is_some() {
+                    let err = GrantError::NoScopeForTarget(identifier.to_owned());
+                    return Err((Some("invalid_scope"), err));
+                }
+                (kept.join(" "), identifier.to_owned())
+            }
+        })
     }
 }

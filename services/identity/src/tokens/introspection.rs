@@ -186,6 +186,6 @@ impl Introspection {
         let issued =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(q.issued_at_ms) * 1_000_000)
                 .map_err(|_| IntrospectionError::IssuedAtOutOfRange)?;
-        Ok(revocations::covers(&c, &q.jti, &q.sub, &q.client_id, issued).await?)
+        Ok(revocations::covers(&c, q, issued).await?)
     }
 }

@@ -6,6 +6,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use platform::auth::{Actor, Federated, Link};
+
 use crate::keys::ring::KeyRing;
 
 #[derive(Serialize)]
@@ -21,6 +23,12 @@ struct AccessClaims<'a> {
     client_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a Actor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fed: Option<&'a Federated>,
+    #[serde(skip_serializing_if = "<[Link]>::is_empty")]
+    dlg: &'a [Link],
 }
 
 /// What to put in a token.
@@ -36,6 +44,37 @@ pub struct TokenSpec<'a> {
     pub scope: &'a str,
     /// `aud`.
     pub aud: &'a str,
+    /// Lifetime, when shorter than the issuer's (token exchange).
+    pub ttl: Option<Duration>,
+    /// `act` (delegation).
+    pub act: Option<&'a Actor>,
+    /// `fed` (federation).
+    pub fed: Option<&'a Federated>,
+    /// `dlg` (delegation).
+    pub dlg: &'a [Link],
+}
+
+impl<'a> TokenSpec<'a> {
+    /// A plain token: no exchange claims, the issuer's lifetime.
+    pub fn new(
+        sub: &'a str,
+        client_id: &'a str,
+        tenant_id: Option<Uuid>,
+        scope: &'a str,
+        aud: &'a str,
+    ) -> Self {
+        Self {
+            sub,
+            client_id,
+            tenant_id,
+            scope,
+            aud,
+            ttl: None,
+            act: None,
+            fed: None,
+            dlg: &[],
+        }
+    }
 }
 
 /// A signed token.
@@ -95,7 +134,8 @@ impl Issuer {
         let mut jti_buf = Uuid::encode_buffer();
         let jti_str = jti.hyphenated().encode_lower(&mut jti_buf);
         let iat = OffsetDateTime::now_utc().unix_timestamp();
-        let exp = iat + self.ttl.as_secs() as i64;
+        let ttl = spec.ttl.unwrap_or(self.ttl);
+        let exp = iat + ttl.as_secs() as i64;
         let claims = AccessClaims {
             iss: &self.issuer,
             sub: spec.sub,
@@ -107,6 +147,9 @@ impl Issuer {
             scope: spec.scope,
             client_id: spec.client_id,
             tenant_id: spec.tenant_id,
+            act: spec.act,
+            fed: spec.fed,
+            dlg: spec.dlg,
         };
         let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
         let token = key.sign_jwt(&payload)?;
@@ -115,7 +158,7 @@ impl Issuer {
             jti,
             kid: key.kid.clone(),
             exp,
-            expires_in: self.ttl.as_secs(),
+            expires_in: ttl.as_secs(),
         })
     }
 }
@@ -127,13 +170,13 @@ pub struct ServiceMinter(pub Issuer);
 
 impl platform::internal_http::TokenMinter for ServiceMinter {
     fn mint(&self) -> anyhow::Result<(platform::Secret<String>, Duration)> {
-        let issued = self.0.issue(TokenSpec {
-            sub: "service:identity",
-            client_id: "service:identity",
-            tenant_id: None,
-            scope: domain::Scope::Internal.as_str(),
-            aud: self.0.issuer(),
-        })?;
+        let issued = self.0.issue(TokenSpec::new(
+            "service:identity",
+            "service:identity",
+            None,
+            domain::Scope::Internal.as_str(),
+            self.0.issuer(),
+        ))?;
         Ok((platform::Secret::new(issued.token), self.0.ttl()))
     }
 }

@@ -1,8 +1,11 @@
-//! OAuth 2.0 tokens: reading requests, client authentication, grants (client_credentials),
+//! OAuth 2.0 tokens: reading requests, client authentication, grants (client_credentials,
+//! token exchange),
 //! signing, the credential cache, introspection and revocation.
 
 pub mod cache;
 pub mod client_auth;
+pub mod exchange;
+pub mod exchange_request;
 pub mod grant;
 pub mod introspection;
 pub mod issue;

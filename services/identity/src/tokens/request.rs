@@ -7,6 +7,8 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 
+pub use super::exchange_request::{Exchange, SubjectType, TOKEN_EXCHANGE, token_types};
+
 /// What a route hands over of an HTTP request: two headers (absent when missing or not
 /// text), the body and the client's address.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +56,16 @@ pub struct Params {
     pub token: Option<String>,
     /// `token_type_hint`.
     pub token_type_hint: Option<String>,
+    /// `subject_token` (token exchange).
+    pub subject_token: Option<String>,
+    /// `subject_token_type` (token exchange).
+    pub subject_token_type: Option<String>,
+    /// `actor_token` (token exchange; not supported: the actor authenticates as a client).
+    pub actor_token: Option<String>,
+    /// `requested_token_type` (token exchange).
+    pub requested_token_type: Option<String>,
+    /// `agent_id` (federated token exchange, when several agents' policies match).
+    pub agent_id: Option<String>,
 }
 
 impl Params {
@@ -82,6 +94,11 @@ impl Params {
                 "client_secret" => &mut p.client_secret,
                 "token" => &mut p.token,
                 "token_type_hint" => &mut p.token_type_hint,
+                "subject_token" => &mut p.subject_token,
+                "subject_token_type" => &mut p.subject_token_type,
+                "actor_token" => &mut p.actor_token,
+                "requested_token_type" => &mut p.requested_token_type,
+                "agent_id" => &mut p.agent_id,
                 _ => continue,
             };
             if slot.is_some() {
@@ -168,20 +185,28 @@ impl ClientCredentials {
 }
 
 /// The grant a token request asks for; each grant type is one variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     /// `client_credentials` (RFC 6749 §4.4).
     ClientCredentials,
+    /// Token exchange (RFC 8693): federation or delegation.
+    TokenExchange(Exchange),
 }
 
 impl Grant {
-    /// The grant named by `grant_type`.
-    pub fn parse(grant_type: Option<&str>) -> Result<Self, RequestError> {
-        match grant_type {
+    /// The grant named by `grant_type`, with its own parameters taken out of `p`.
+    pub fn parse(p: &mut Params) -> Result<Self, RequestError> {
+        match p.grant_type.as_deref() {
             Some("client_credentials") => Ok(Self::ClientCredentials),
+            Some(TOKEN_EXCHANGE) => Exchange::parse(p).map(Self::TokenExchange),
             Some(other) => Err(RequestError::UnsupportedGrantType(other.to_owned())),
             None => Err(RequestError::Invalid("grant_type is required".into())),
         }
+    }
+
+    /// Whether the grant authenticates a client (federation presents no client).
+    fn needs_client(&self) -> bool {
+        !matches!(self, Self::TokenExchange(e) if e.subject == SubjectType::External)
     }
 }
 
@@ -210,8 +235,8 @@ impl Audience {
 /// A token request, read once.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
-    /// Who asks.
-    pub credentials: ClientCredentials,
+    /// Who asks (no one for a federated token exchange).
+    pub credentials: Option<ClientCredentials>,
     /// For what.
     pub grant: Grant,
     /// `scope`, as sent.
@@ -227,8 +252,17 @@ impl TokenRequest {
     /// type, client authentication.
     pub fn parse(raw: RawRequest<'_>) -> Result<Self, RequestError> {
         let mut p = Params::parse(raw.content_type, raw.body)?;
-        let grant = Grant::parse(p.grant_type.as_deref())?;
-        let credentials = ClientCredentials::parse(raw.authorization, &mut p)?;
+        let grant = Grant::parse(&mut p)?;
+        let credentials = if grant.needs_client() {
+            Some(ClientCredentials::parse(raw.authorization, &mut p)?)
+        } else if raw.authorization.is_some() || p.client_id.is_some() || p.client_secret.is_some()
+        {
+            return Err(RequestError::Invalid(
+                "a federated token exchange authenticates with its subject_token alone; send no client authentication".into(),
+            ));
+        } else {
+            None
+        };
         Ok(Self {
             credentials,
             grant,
@@ -309,8 +343,9 @@ mod tests {
             b"grant_type=client_credentials",
         )
         .unwrap();
-        assert_eq!(r.credentials.client_id, "my-id");
-        assert_eq!(r.credentials.secret, "s:cret x");
+        let creds = r.credentials.as_ref().unwrap();
+        assert_eq!(creds.client_id, "my-id");
+        assert_eq!(creds.secret, "s:cret x");
         assert_eq!(r.grant, Grant::ClientCredentials);
         assert_eq!(r.audience, Audience::Issuer);
     }

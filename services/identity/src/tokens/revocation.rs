@@ -369,7 +369,7 @@ impl RevocationFallback for DbFallback {
             let issued = OffsetDateTime::from_unix_timestamp_nanos(
                 i128::from(claims.issued_at_ms()) * 1_000_000,
             )?;
-            Ok(repo::covers(&c, &claims.jti, &claims.sub, &claims.client_id, issued).await?)
+            Ok(repo::covers(&c, &auth::revocation_query(claims), issued).await?)
         })
     }
 }

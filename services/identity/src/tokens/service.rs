@@ -2,6 +2,8 @@
 
 use metrics::Counter;
 use platform::app::Core;
+use platform::auth::Verifier;
+use platform::db::Db;
 use platform::metering::Metering;
 use platform::quota::Quota;
 use platform::rate_limit::RateLimiter;
@@ -12,6 +14,7 @@ use super::refusals::{Refusals, WINDOW};
 use super::suspects::{SUSPECT_LOOKUPS, Suspects};
 use crate::audit::writer::AuditWriter;
 use crate::crypto::Pepper;
+use crate::federation::Federation;
 use crate::resource_servers::Audiences;
 
 /// Issues tokens and authenticates clients ([`super::grant`], [`super::client_auth`]).
@@ -38,20 +41,44 @@ pub struct TokenService {
     pub(super) suspect_lookups: tokio::sync::Semaphore,
     /// `agentidp_client_auth_unknown_total`: authentications with an unknown client id.
     pub(super) unknown_clients: Counter,
+    /// Trust policies and external issuers (federated token exchange).
+    pub(super) federation: Federation,
+    /// Verifies subject tokens (delegated token exchange).
+    pub(super) subjects: Verifier,
+    /// Reads standing delegations.
+    pub(super) db: Db,
+    /// `agentidp_tokens_exchanged_total{kind="federated"}`.
+    pub(super) exchanged_federated: Counter,
+    /// `agentidp_tokens_exchanged_total{kind="delegated"}`.
+    pub(super) exchanged_delegated: Counter,
+}
+
+/// What grants look up besides the credential cache.
+#[derive(Debug)]
+pub struct Lookups {
+    /// The tenants' resource servers, for requests naming another audience.
+    pub audiences: Audiences,
+    /// Trust policies and external issuers.
+    pub federation: Federation,
+    /// Verifies subject tokens (identity's own verifier).
+    pub subjects: Verifier,
+    /// Where standing delegations are read.
+    pub db: Db,
 }
 
 impl TokenService {
-    /// A service signing with `issuer`, looking clients up in `cache` (and their tenants'
-    /// resource servers in `audiences`), checking secrets with `pepper`, recording to `audit` (when `audit_token_events`), and limiting, enforcing
-    /// quotas and metering with `core`'s limiter, quota and metering. Pending refusal
-    /// counts are written in the background and at `core`'s shutdown.
+    /// A service signing with `issuer`, looking clients up in `cache` (and the rest in
+    /// `lookups`), checking secrets with `pepper`, recording to `audit` (when
+    /// `audit_token_events`), and limiting, enforcing quotas and metering with `core`'s
+    /// limiter, quota and metering. Pending refusal counts are written in the background and
+    /// at `core`'s shutdown.
     pub fn new(
         issuer: Issuer,
         cache: CredentialCache,
-        audiences: Audiences,
         pepper: Pepper,
         audit: AuditWriter,
         audit_token_events: bool,
+        lookups: Lookups,
         core: &Core,
     ) -> Self {
         let refusals = Refusals::new(audit.clone(), WINDOW);
@@ -59,7 +86,7 @@ impl TokenService {
         Self {
             issuer,
             cache,
-            audiences,
+            audiences: lookups.audiences,
             pepper,
             limiter: core.limiter.clone(),
             quota: core.quota.clone(),
@@ -73,6 +100,15 @@ impl TokenService {
             unknown_clients: core
                 .metrics
                 .counter("agentidp_client_auth_unknown_total", &[]),
+            federation: lookups.federation,
+            subjects: lookups.subjects,
+            db: lookups.db,
+            exchanged_federated: core
+                .metrics
+                .counter("agentidp_tokens_exchanged_total", &[("kind", "federated")]),
+            exchanged_delegated: core
+                .metrics
+                .counter("agentidp_tokens_exchanged_total", &[("kind", "delegated")]),
         }
     }
 }
