@@ -39,6 +39,7 @@ export DATABASE_URL="$DB_URL" REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:637
 export REDIS_KEY_PREFIX="interop:$$:" HOST=127.0.0.1 PORT="$PORT" PUBLIC_URL="http://127.0.0.1:$PORT"
 export KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" CREDENTIAL_PEPPER="$(head -c 32 /dev/urandom | base64)"
 export IDENTITY_URL="http://127.0.0.1:$PORT" BILLING_URL="http://127.0.0.1:$BILLING_PORT"
+export FEDERATION_ALLOWED_NETWORKS=127.0.0.0/8
 export STRIPE_WEBHOOK_SECRET="whsec_interop_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export STRIPE_PRICE_PRO=price_interop_pro STRIPE_PRICE_ENTERPRISE=price_interop_enterprise
 "$BIN/identity" migrate >>"$LOG" 2>&1

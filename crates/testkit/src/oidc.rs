@@ -68,7 +68,7 @@ impl Key {
 
 struct State {
     /// Published keys; the last one signs.
-    keys: Vec<Key>,
+    keys: Vec<Arc<Key>>,
     /// Claims the `/token` endpoint puts in its tokens (besides `aud`, times and `jti`).
     actions_claims: Value,
 }
@@ -109,7 +109,7 @@ impl FakeIssuer {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let state = Arc::new(Mutex::new(State {
-            keys: vec![Key::generate("key-1")],
+            keys: vec![Arc::new(Key::generate("key-1"))],
             actions_claims: json!({}),
         }));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
@@ -170,7 +170,7 @@ impl FakeIssuer {
     pub fn rotate(&self) -> String {
         let mut s = self.lock();
         let kid = format!("key-{}", s.keys.len() + 1);
-        s.keys.push(Key::generate(&kid));
+        s.keys.push(Arc::new(Key::generate(&kid)));
         kid
     }
 
@@ -187,10 +187,13 @@ impl FakeIssuer {
         self.lock().actions_claims = claims;
     }
 
-    /// `claims` signed RS256 by the current key, with `kid`.
+    fn current(&self) -> Arc<Key> {
+        self.lock().keys.last().expect("a key").clone()
+    }
+
+    /// `claims` signed RS256 by the current key, with `kid` (signers run in parallel).
     pub fn sign(&self, claims: &Value) -> String {
-        let s = self.lock();
-        let key = s.keys.last().expect("a key");
+        let key = self.current();
         key.sign(
             &json!({"alg": "RS256", "typ": "JWT", "kid": key.kid}),
             claims,
@@ -199,13 +202,12 @@ impl FakeIssuer {
 
     /// `claims` signed by the current key under `header` as given (any `alg`, `kid`).
     pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
-        let s = self.lock();
-        s.keys.last().expect("a key").sign(header, claims)
+        self.current().sign(header, claims)
     }
 
     /// `claims` signed by a key the issuer never published, under the current `kid`.
     pub fn sign_with_stray_key(&self, claims: &Value) -> String {
-        let kid = self.lock().keys.last().expect("a key").kid.clone();
+        let kid = self.current().kid.clone();
         Key::generate(&kid).sign(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), claims)
     }
 }
@@ -291,7 +293,7 @@ fn answer(
         ),
         "/.well-known/jwks" => {
             jwks_fetches.fetch_add(1, Ordering::SeqCst);
-            let keys: Vec<Value> = state.keys.iter().map(Key::jwk).collect();
+            let keys: Vec<Value> = state.keys.iter().map(|k| k.jwk()).collect();
             (200, json!({ "keys": keys }).to_string())
         }
         "/token" => {

@@ -11,12 +11,14 @@ use uuid::Uuid;
 
 use crate::heatmap::{self, Grid};
 use crate::repo::{agents, rollups};
-use crate::rollup::Granularity;
+use crate::rollup::{Granularity, TOKENS_EXCHANGED_DELEGATED, TOKENS_EXCHANGED_FEDERATED};
 
-const TOKEN_METRICS: [&str; 3] = [
+const TOKEN_METRICS: [&str; 5] = [
     actions::TOKEN_ISSUED,
     actions::TOKEN_REFUSED,
     actions::TOKEN_REVOKED,
+    TOKENS_EXCHANGED_FEDERATED,
+    TOKENS_EXCHANGED_DELEGATED,
 ];
 
 /// Token counts of one UTC day.
@@ -30,6 +32,17 @@ pub struct TokenDay {
     pub refused: i64,
     /// Tokens revoked.
     pub revoked: i64,
+    /// Tokens issued by token exchange, by kind (not counted in `issued`).
+    pub exchanged: Exchanged,
+}
+
+/// Tokens issued by token exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Exchanged {
+    /// For an external OIDC token (federation).
+    pub federated: i64,
+    /// For another agent's token (delegation).
+    pub delegated: i64,
 }
 
 fn add(day: &mut TokenDay, metric: &str, n: i64) {
@@ -37,6 +50,8 @@ fn add(day: &mut TokenDay, metric: &str, n: i64) {
         actions::TOKEN_ISSUED => day.issued += n,
         actions::TOKEN_REFUSED => day.refused += n,
         actions::TOKEN_REVOKED => day.revoked += n,
+        TOKENS_EXCHANGED_FEDERATED => day.exchanged.federated += n,
+        TOKENS_EXCHANGED_DELEGATED => day.exchanged.delegated += n,
         _ => {}
     }
 }

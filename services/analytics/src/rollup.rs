@@ -27,6 +27,11 @@ pub const METRICS: [&str; 11] = [
     actions::CREDENTIAL_REVOKED,
 ];
 
+/// Tokens issued by a federated token exchange (`token.exchanged` of kind `federated`).
+pub const TOKENS_EXCHANGED_FEDERATED: &str = "token.exchanged.federated";
+/// Tokens issued by a delegated token exchange (`token.exchanged` of kind `delegated`).
+pub const TOKENS_EXCHANGED_DELEGATED: &str = "token.exchanged.delegated";
+
 /// How wide a bucket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Granularity {
@@ -72,8 +77,17 @@ pub struct RollupKey {
 }
 
 /// The metric an event counts towards, if any. Refusals are failures by nature; everything
-/// else counts only when it succeeded.
+/// else counts only when it succeeded. An exchanged token counts by its kind.
 pub fn metric_of(e: &FeedEvent) -> Option<&'static str> {
+    if e.action == actions::TOKEN_EXCHANGED {
+        let kind = e.details.get("kind").and_then(serde_json::Value::as_str);
+        return match kind {
+            Some("federated") => Some(TOKENS_EXCHANGED_FEDERATED),
+            Some("delegated") => Some(TOKENS_EXCHANGED_DELEGATED),
+            _ => None,
+        }
+        .filter(|_| e.succeeded());
+    }
     let m = METRICS.iter().copied().find(|m| *m == e.action)?;
     (m == actions::TOKEN_REFUSED || e.succeeded()).then_some(m)
 }
@@ -216,6 +230,53 @@ mod tests {
         assert_eq!(get(Granularity::Day, "token.refused", Uuid::nil()), Some(1));
         assert_eq!(get(Granularity::Day, "token.revoked", agent), Some(1));
         assert_eq!(m.len(), 6, "{m:?}");
+    }
+
+    #[test]
+    fn exchanged_tokens_count_by_kind() {
+        let agent = Uuid::from_u128(9);
+        let at = datetime!(2026-03-03 08:00 UTC);
+        let events = [
+            event(
+                "token.exchanged",
+                "success",
+                at,
+                json!({"kind": "federated", "agent_id": agent}),
+            ),
+            event(
+                "token.exchanged",
+                "success",
+                at,
+                json!({"kind": "delegated", "agent_id": agent}),
+            ),
+            event(
+                "token.exchanged",
+                "success",
+                at,
+                json!({"kind": "delegated", "agent_id": agent}),
+            ),
+            event("token.exchanged", "success", at, json!({"kind": "other"})),
+            event(
+                "token.exchanged",
+                "failure",
+                at,
+                json!({"kind": "federated"}),
+            ),
+        ];
+        let m = aggregate(&events);
+        let day = |metric| {
+            m.get(&RollupKey {
+                tenant_id: Uuid::from_u128(7),
+                granularity: Granularity::Day,
+                bucket: Granularity::Day.bucket(at),
+                metric,
+                agent_id: agent,
+            })
+            .copied()
+        };
+        assert_eq!(day(TOKENS_EXCHANGED_FEDERATED), Some(1));
+        assert_eq!(day(TOKENS_EXCHANGED_DELEGATED), Some(2));
+        assert_eq!(m.len(), 4, "{m:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
     reason = "tests fail loudly on unexpected errors"
 )]
 
+mod actions;
 mod admin_clients;
 mod agent_lifecycle;
 mod agents;
