@@ -14,6 +14,7 @@
 pub mod db;
 pub mod fake_http;
 pub mod identity;
+pub mod jws;
 pub mod logs;
 pub mod oidc;
 pub mod process;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::agents::privileges::{Grantor, PrivilegeError};
 use crate::audit::change::{Changes, Effect};
 use crate::audit::event::{NewEvent, format_time, micros};
+use crate::client_keys;
 use crate::crypto::{self, Pepper};
 use crate::repo::agents;
 use crate::repo::clients::{self, CredentialRow, NewClientKind};
@@ -34,6 +35,51 @@ pub struct NewCredentialInput {
     expires_at: Option<String>,
     /// Or: lifetime in seconds.
     expires_in_secs: Option<u64>,
+    /// `client_secret` (default) or `private_key_jwt`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// private_key_jwt: the client's public keys.
+    jwks: Option<serde_json::Value>,
+    /// private_key_jwt: where the client publishes its public keys.
+    jwks_uri: Option<String>,
+    /// Its tokens must be DPoP-bound.
+    dpop_bound: Option<bool>,
+}
+
+/// Body of `PATCH /api/v1/agents/{id}/credentials/{cid}`: new keys of a private_key_jwt
+/// credential (replacing the old ones: a key left out stops working), or the DPoP rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialPatch {
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
+    dpop_bound: Option<bool>,
+}
+
+/// A private_key_jwt credential's keys as submitted and checked: inline or by address.
+type Keys = (Option<serde_json::Value>, Option<String>);
+
+/// The keys of `jwks` / `jwks_uri` (exactly one of them), checked.
+fn keys_of(
+    jwks: Option<&serde_json::Value>,
+    jwks_uri: Option<&str>,
+    allowed: &[platform::net::Cidr],
+    errors: &mut Vec<FieldError>,
+) -> Keys {
+    match (jwks, jwks_uri) {
+        (Some(j), None) => (Some(client_keys::check_jwks(j, "jwks", errors)), None),
+        (None, Some(u)) => {
+            client_keys::check_jwks_uri(u, allowed, errors);
+            (None, Some(u.to_owned()))
+        }
+        _ => {
+            errors.push(FieldError::new(
+                "jwks",
+                "a private_key_jwt credential needs jwks or jwks_uri (one of them)",
+            ));
+            (None, None)
+        }
+    }
 }
 
 /// Body of `POST .../credentials/{cid}/rotate` (optional).
@@ -75,13 +121,20 @@ pub fn to_json(c: &CredentialRow) -> serde_json::Value {
         "created_at": format_time(c.created_at),
         "rotated_at": c.rotated_at.map(format_time),
         "revoked_at": c.revoked_at.map(format_time),
+        "type": c.auth_method,
+        "jwks": c.jwks,
+        "jwks_uri": c.jwks_uri,
+        "dpop_bound": c.dpop_bound,
     })
 }
 
-/// A credential with its secret, as created or rotated (shown once).
-pub fn with_secret(c: &CredentialRow, secret: &str) -> serde_json::Value {
+/// A credential with its secret, as created or rotated (shown once; key credentials have
+/// none).
+pub fn with_secret(c: &CredentialRow, secret: Option<&str>) -> serde_json::Value {
     let mut v = to_json(c);
-    v["client_secret"] = secret.into();
+    if let Some(secret) = secret {
+        v["client_secret"] = secret.into();
+    }
     v
 }
 
@@ -118,6 +171,8 @@ platform::failure_from!(CredentialError);
 pub struct Credentials {
     changes: Changes,
     pepper: Pepper,
+    /// `FEDERATION_ALLOWED_NETWORKS`: where plain-http `jwks_uri`s may be.
+    allowed: Vec<platform::net::Cidr>,
 }
 
 /// `expires_at` or `expires_in_secs` of a new credential, as an instant; problems are added
@@ -164,9 +219,14 @@ fn expiry(
 }
 
 impl Credentials {
-    /// Credentials stored and changed through `changes`, secrets hashed with `pepper`.
-    pub fn new(changes: Changes, pepper: Pepper) -> Self {
-        Self { changes, pepper }
+    /// Credentials stored and changed through `changes`, secrets hashed with `pepper`;
+    /// plain-http `jwks_uri`s only inside `allowed`.
+    pub fn new(changes: Changes, pepper: Pepper, allowed: Vec<platform::net::Cidr>) -> Self {
+        Self {
+            changes,
+            pepper,
+            allowed,
+        }
     }
 
     /// An agent's credentials, oldest first.
@@ -191,10 +251,35 @@ impl Credentials {
         by: &Grantor,
         agent_id: Uuid,
         input: NewCredentialInput,
-    ) -> Result<(CredentialRow, String), CredentialError> {
+    ) -> Result<(CredentialRow, Option<String>), CredentialError> {
         let actor = by.actor.as_str();
         let mut errors = Vec::new();
         let expires_at = expiry(&input, OffsetDateTime::now_utc(), &mut errors);
+        let keys = match input.kind.as_deref().unwrap_or("client_secret") {
+            "client_secret" => {
+                if input.jwks.is_some() || input.jwks_uri.is_some() {
+                    errors.push(FieldError::new(
+                        "jwks",
+                        "keys are for \"type\": \"private_key_jwt\" credentials",
+                    ));
+                }
+                None
+            }
+            "private_key_jwt" => Some(keys_of(
+                input.jwks.as_ref(),
+                input.jwks_uri.as_deref(),
+                &self.allowed,
+                &mut errors,
+            )),
+            _ => {
+                errors.push(FieldError::new(
+                    "type",
+                    "must be client_secret or private_key_jwt",
+                ));
+                None
+            }
+        };
+        let dpop_bound = input.dpop_bound.unwrap_or(false);
         let mut change = self.changes.begin().await?;
         let agent = agents::get(change.tx(), tenant, agent_id, true)
             .await?
@@ -240,6 +325,10 @@ impl Credentials {
             },
         )
         .await?;
+        if keys.is_some() || dpop_bound {
+            let (jwks, uri) = keys.clone().unwrap_or_default();
+            clients::set_keys(change.tx(), id, jwks.as_ref(), uri.as_deref(), dpop_bound).await?;
+        }
         change.event(
             NewEvent::new(
                 tenant,
@@ -253,13 +342,82 @@ impl Credentials {
                 "client_id": client_id,
                 "scopes": scopes,
                 "expires_at": expires_at.map(format_time),
+                "type": if keys.is_some() { "private_key_jwt" } else { "client_secret" },
+                "dpop_bound": dpop_bound,
             })),
         );
         let row = clients::get(change.tx(), tenant, agent_id, id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("credential vanished"))?;
         change.commit().await?;
-        Ok((row, secret))
+        Ok((row, keys.is_none().then_some(secret)))
+    }
+
+    /// Replaces a private_key_jwt credential's keys (old keys stop working at once) or
+    /// changes whether its tokens must be DPoP-bound.
+    pub async fn update(
+        &self,
+        tenant: Uuid,
+        actor: &str,
+        agent_id: Uuid,
+        id: Uuid,
+        patch: CredentialPatch,
+    ) -> Result<CredentialRow, CredentialError> {
+        let mut errors = Vec::new();
+        let new_keys = (patch.jwks.is_some() || patch.jwks_uri.is_some()).then(|| {
+            keys_of(
+                patch.jwks.as_ref(),
+                patch.jwks_uri.as_deref(),
+                &self.allowed,
+                &mut errors,
+            )
+        });
+        if !errors.is_empty() {
+            return Err(CredentialError::Invalid(errors));
+        }
+        let mut change = self.changes.begin().await?;
+        let current = clients::get_for_update(change.tx(), tenant, agent_id, id)
+            .await?
+            .ok_or(CredentialError::NotFound)?;
+        if current.status != ClientStatus::Active {
+            return Err(CredentialError::Revoked);
+        }
+        let is_key_client = current.auth_method == "private_key_jwt";
+        if new_keys.is_some() && !is_key_client {
+            return Err(CredentialError::Invalid(vec![FieldError::new(
+                "jwks",
+                "only a private_key_jwt credential has keys; rotate a secret credential instead",
+            )]));
+        }
+        let (jwks, uri) = new_keys.unwrap_or((current.jwks.clone(), current.jwks_uri.clone()));
+        let dpop_bound = patch.dpop_bound.unwrap_or(current.dpop_bound);
+        if is_key_client {
+            clients::set_keys(change.tx(), id, jwks.as_ref(), uri.as_deref(), dpop_bound).await?;
+        } else {
+            clients::set_keys(change.tx(), id, None, None, dpop_bound).await?;
+        }
+        let row = clients::get(change.tx(), tenant, agent_id, id)
+            .await?
+            .ok_or(CredentialError::NotFound)?;
+        change
+            .event(
+                NewEvent::new(
+                    tenant,
+                    actor,
+                    "credential.rotated",
+                    Some(format!("credential:{id}")),
+                )
+                .details(json!({
+                    "agent_id": agent_id,
+                    "credential_id": id,
+                    "client_id": row.client_id,
+                    "keys_replaced": patch.jwks.is_some() || patch.jwks_uri.is_some(),
+                    "dpop_bound": dpop_bound,
+                })),
+            )
+            .after_commit(Effect::InvalidateClient(row.client_id.clone()));
+        change.commit().await?;
+        Ok(row)
     }
 
     /// Rotates a credential's secret; returns it with the new secret. The new secret is
@@ -281,6 +439,12 @@ impl Credentials {
             .ok_or(CredentialError::NotFound)?;
         if current.status != ClientStatus::Active {
             return Err(CredentialError::Revoked);
+        }
+        if current.auth_method == "private_key_jwt" {
+            return Err(CredentialError::Invalid(vec![FieldError::new(
+                "type",
+                "a private_key_jwt credential has no secret; replace its keys with PATCH",
+            )]));
         }
         let agent = agents::get(change.tx(), tenant, agent_id, false)
             .await?

@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod client_keys;
 pub mod config;
 pub mod credentials;
 pub mod crypto;

@@ -30,9 +30,11 @@ use crate::routes;
 use crate::tenants::Tenants;
 use crate::tenants::clients::AdminClients;
 use crate::tenants::signup::{Invitations, Signups};
+use crate::tokens::assertion::Assertions;
 use crate::tokens::cache::CredentialCache;
 use crate::tokens::introspection::Introspection;
 use crate::tokens::issue::{Issuer, ServiceMinter};
+use crate::tokens::replay::Replays;
 use crate::tokens::revocation::{DbFallback, Revocations};
 use crate::tokens::service::{Lookups, TokenService};
 use crate::webhooks::deliver::Dispatcher;
@@ -165,13 +167,16 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         config.federation_allowed_networks.clone(),
         u32::try_from(config.token_ttl.as_secs()).unwrap_or(u32::MAX),
     ));
+    let remote_keys = Issuers::new(config.federation_allowed_networks.clone())?;
+    let replays = Replays(core.redis.clone());
     let lookups = Lookups {
         audiences,
-        federation: Federation::new(
-            policy_cache,
-            Issuers::new(config.federation_allowed_networks.clone())?,
-            core.redis.clone(),
-        ),
+        assertions: Assertions {
+            remote: remote_keys.clone(),
+            replays: replays.clone(),
+            issuer: config.issuer(),
+        },
+        federation: Federation::new(policy_cache, remote_keys, replays),
         subjects: verifier.clone(),
         db: core.db.clone(),
     };
@@ -196,7 +201,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         kek(&config)?,
         config.common.public_url.clone(),
     ));
-    let credentials = web::Data::new(Credentials::new(changes.clone(), pepper(&config)));
+    let credentials = web::Data::new(Credentials::new(
+        changes.clone(),
+        pepper(&config),
+        config.federation_allowed_networks.clone(),
+    ));
     let signups = web::Data::new(Signups::new(
         changes.clone(),
         pepper(&config),

@@ -68,6 +68,9 @@ pub struct Claims {
     /// subject token it was derived from (revoking either revokes this token).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dlg: Vec<Link>,
+    /// On a DPoP-bound token: the thumbprint of the key its every use must prove.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<super::dpop::Confirmation>,
 }
 
 /// The `act` claim: the current actor, and the actor before it.

@@ -17,6 +17,13 @@ pub enum AuthError {
     /// Revocation could not be checked.
     #[error("revocation status unavailable")]
     Unavailable,
+    /// A DPoP proof is missing, invalid, replayed or of another key.
+    #[error("{0}")]
+    Dpop(&'static str),
+    /// A token bound to a key (`cnf`) sent under the Bearer scheme, or an unbound token
+    /// sent under the DPoP scheme.
+    #[error("{0}")]
+    Scheme(&'static str),
 }
 
 impl From<AuthError> for ApiError {
@@ -27,7 +34,22 @@ impl From<AuthError> for ApiError {
                 "token revocation cannot be checked right now; try again shortly",
                 1,
             ),
+            AuthError::Dpop(detail) => dpop_challenge("invalid_dpop_proof", detail),
+            AuthError::Scheme(detail) => dpop_challenge("invalid_token", detail),
             other => ApiError::unauthorized(other.to_string()),
         }
     }
+}
+
+/// 401 with a DPoP challenge (RFC 9449 §7.1) naming the accepted algorithms.
+fn dpop_challenge(error: &str, detail: &'static str) -> ApiError {
+    let challenge = format!(
+        "DPoP error=\"{error}\", error_description=\"{detail}\", algs=\"ES256 RS256 EdDSA\""
+    );
+    ApiError::new(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        detail,
+    )
+    .with_header(actix_web::http::header::WWW_AUTHENTICATE, &challenge)
 }

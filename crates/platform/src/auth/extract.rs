@@ -91,16 +91,86 @@ fn context(req: &HttpRequest) -> Result<&AuthContext, ApiError> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AuthContext is not registered")))
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+/// The `Authorization` scheme of a request's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+fn authorization(req: &HttpRequest) -> Option<(Scheme, &str)> {
     let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, token.trim()))
 }
 
 async fn verify_request(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let ctx = context(req)?;
-    let token = bearer(req).ok_or(AuthError::Missing)?;
-    Ok(Authenticated(Arc::new(ctx.verifier.verify(token).await?)))
+    let (scheme, token) = authorization(req).ok_or(AuthError::Missing)?;
+    let claims = ctx.verifier.verify(token).await?;
+    match (scheme, &claims.cnf) {
+        (Scheme::Bearer, None) => {}
+        (Scheme::Bearer, Some(_)) => {
+            return Err(AuthError::Scheme(
+                "the token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
+            )
+            .into());
+        }
+        (Scheme::Dpop, None) => {
+            return Err(AuthError::Scheme("the token is not DPoP-bound: send it as Bearer").into());
+        }
+        (Scheme::Dpop, Some(cnf)) => check_dpop(req, ctx, token, &cnf.jkt).await?,
+    }
+    Ok(Authenticated(Arc::new(claims)))
+}
+
+/// The request's DPoP proof: for this method and URL (as received, or under `PUBLIC_URL`),
+/// this token (`ath`), the token's key, and never seen before.
+async fn check_dpop(
+    req: &HttpRequest,
+    ctx: &AuthContext,
+    token: &str,
+    jkt: &str,
+) -> Result<(), AuthError> {
+    let proof = req
+        .headers()
+        .get("dpop")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(AuthError::Dpop(
+            "a DPoP-bound token needs a DPoP proof header",
+        ))?;
+    let received = {
+        let ci = req.connection_info();
+        format!("{}://{}{}", ci.scheme(), ci.host(), req.path())
+    };
+    let public = format!("{}{}", ctx.verifier.issuer(), req.path());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let p = super::dpop::verify(
+        proof,
+        super::dpop::Expected {
+            method: req.method().as_str(),
+            urls: &[&received, &public],
+            access_token: Some(token),
+            now,
+        },
+    )
+    .map_err(AuthError::Dpop)?;
+    if p.jkt != jkt {
+        return Err(AuthError::Dpop(
+            "the DPoP proof is signed by another key than the token's",
+        ));
+    }
+    if !ctx.verifier.first_use_of_proof(&p.jti).await? {
+        return Err(AuthError::Dpop("the DPoP proof was used before"));
+    }
+    Ok(())
 }
 
 impl Authenticated {

@@ -33,6 +33,7 @@
 
 mod claims;
 mod context;
+pub mod dpop;
 mod error;
 mod extract;
 mod jwks;

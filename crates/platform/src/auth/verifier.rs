@@ -129,6 +129,33 @@ impl Verifier {
         Ok(claims)
     }
 
+    /// Records the use of a DPoP proof's `jti` (for twice its accepted age, shared by every
+    /// instance and service); `false` when it was used before.
+    pub async fn first_use_of_proof(&self, jti: &str) -> Result<bool, AuthError> {
+        let r = &self.inner.redis;
+        let key = r.key(
+            "once",
+            &format!("dpop:{}", super::dpop::sha256_b64(jti.as_bytes())),
+        );
+        let ttl_ms = (2 * super::dpop::MAX_AGE_SECS + 60) * 1000;
+        let set: Result<Option<String>, _> = r
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await;
+        set.map(|s| s.is_some()).map_err(|e| {
+            tracing::warn!(error = %e, "DPoP replay store unavailable");
+            AuthError::Unavailable
+        })
+    }
+
     /// Whether `claims` names a revoked token: the token itself, or (cut-offs at or after
     /// its issue time) its agent or credential; for a delegated token also any subject
     /// token, grant, actor or subject token's credential of its chain.

@@ -91,7 +91,19 @@ impl JwksSource for Discovery {
     }
 }
 
-/// The key sets of the external issuers; cheap to clone.
+/// A key set at a known address (a client's `jwks_uri`).
+struct Direct {
+    uri: String,
+    fetch: Fetcher,
+}
+
+impl JwksSource for Direct {
+    fn fetch(&self) -> BoxFuture<'_, anyhow::Result<JwkSet>> {
+        Box::pin(async move { self.fetch.json(&self.uri).await })
+    }
+}
+
+/// The key sets of the external issuers (and of clients' `jwks_uri`); cheap to clone.
 #[derive(Clone)]
 pub struct Issuers {
     sets: Arc<Mutex<HashMap<String, Arc<KeySet>>>>,
@@ -124,6 +136,27 @@ impl Issuers {
 
     /// The key set of `issuer` (created on first use, fetched when asked for a key).
     pub fn keys(&self, issuer: &str) -> Arc<KeySet> {
+        self.set(issuer, || {
+            Arc::new(Discovery {
+                issuer: issuer.to_owned(),
+                fetch: self.fetch.clone(),
+            })
+        })
+    }
+
+    /// The key set published at `uri` (a private_key_jwt client's `jwks_uri`), through the
+    /// same guard.
+    pub fn jwks_at(&self, uri: &str) -> Arc<KeySet> {
+        self.set(&format!("jwks_uri {uri}"), || {
+            Arc::new(Direct {
+                uri: uri.to_owned(),
+                fetch: self.fetch.clone(),
+            })
+        })
+    }
+
+    fn set(&self, name: &str, source: impl FnOnce() -> Arc<dyn JwksSource>) -> Arc<KeySet> {
+        let issuer = name;
         let mut sets = self
             .sets
             .lock()
@@ -134,13 +167,7 @@ impl Issuers {
         if sets.len() >= MAX_ISSUERS {
             sets.clear();
         }
-        let set = Arc::new(KeySet::new(
-            Arc::new(Discovery {
-                issuer: issuer.to_owned(),
-                fetch: self.fetch.clone(),
-            }),
-            KEY_CACHE_TTL,
-        ));
+        let set = Arc::new(KeySet::new(source(), KEY_CACHE_TTL));
         sets.insert(issuer.to_owned(), set.clone());
         set
     }

@@ -16,8 +16,6 @@ pub mod issuers;
 pub mod policies;
 
 use platform::Failure;
-use platform::redis::{Redis, redis};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use cache::PolicyCache;
@@ -26,6 +24,7 @@ pub use issuers::Issuers;
 pub use policies::{TrustPolicies, TrustPolicyError};
 
 use crate::repo::federation::MatchRow;
+use crate::tokens::replay::Replays;
 
 /// What the exchange needs of federation; cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,7 +34,7 @@ pub struct Federation {
     /// The issuers' keys.
     pub issuers: Issuers,
     /// The replay store of external token ids.
-    redis: Redis,
+    replays: Replays,
 }
 
 /// Why an external token was not exchanged: the reason (audited, never sent), and the
@@ -58,12 +57,12 @@ pub enum Matched {
 }
 
 impl Federation {
-    /// Federation with `policies`, `issuers`, and `redis` for replays.
-    pub fn new(policies: PolicyCache, issuers: Issuers, redis: Redis) -> Self {
+    /// Federation with `policies`, `issuers`, and `replays`.
+    pub fn new(policies: PolicyCache, issuers: Issuers, replays: Replays) -> Self {
         Self {
             policies,
             issuers,
-            redis,
+            replays,
         }
     }
 
@@ -119,33 +118,13 @@ impl Federation {
     }
 
     /// Records the use of `ext` until it expires; `false` when it was used before (on any
-    /// instance). Tokens without `jti` are recognised by their hash.
+    /// instance). Tokens without `jti` are recognised by their whole text.
     pub async fn first_use(&self, ext: &External, token: &str) -> Result<bool, Failure> {
         let id = match &ext.jti {
-            Some(j) => crate::crypto::sha256(format!("{}\n{j}", ext.iss).as_bytes()),
-            None => crate::crypto::sha256(token.as_bytes()),
+            Some(j) => format!("{}\n{j}", ext.iss),
+            None => token.to_owned(),
         };
-        let key = self
-            .redis
-            .key("federation", &format!("used:{}", hex::encode(id)));
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        // Kept past `exp` by the verification leeway, so a token is never accepted twice.
-        let ttl_ms = ((ext.exp - now).max(0) + 60) * 1000;
-        let set: Option<String> = self
-            .redis
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl_ms)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await
-            .map_err(|e| Failure::from(anyhow::anyhow!("replay store: {e}")))?;
-        Ok(set.is_some())
+        self.replays.first_use("federation", &id, ext.exp).await
     }
 }
 

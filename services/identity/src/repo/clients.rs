@@ -31,10 +31,19 @@ pub struct CredentialRow {
     pub rotated_at: Option<OffsetDateTime>,
     /// Revoked.
     pub revoked_at: Option<OffsetDateTime>,
+    /// `client_secret` or `private_key_jwt`.
+    pub auth_method: String,
+    /// private_key_jwt: the registered public keys.
+    pub jwks: Option<serde_json::Value>,
+    /// private_key_jwt: where the keys are published.
+    pub jwks_uri: Option<String>,
+    /// Whether its tokens must be DPoP-bound.
+    pub dpop_bound: bool,
 }
 
 const CREDENTIAL_COLUMNS: &str = "id, client_id, agent_id, scopes, status, expires_at, \
-     previous_secret_expires_at, created_at, rotated_at, revoked_at";
+     previous_secret_expires_at, created_at, rotated_at, revoked_at, auth_method, jwks, \
+     jwks_uri, dpop_bound";
 
 fn credential(r: &tokio_postgres::Row) -> Result<CredentialRow, tokio_postgres::Error> {
     Ok(CredentialRow {
@@ -48,6 +57,10 @@ fn credential(r: &tokio_postgres::Row) -> Result<CredentialRow, tokio_postgres::
         created_at: r.try_get(7)?,
         rotated_at: r.try_get(8)?,
         revoked_at: r.try_get(9)?,
+        auth_method: r.try_get(10)?,
+        jwks: r.try_get(11)?,
+        jwks_uri: r.try_get(12)?,
+        dpop_bound: r.try_get(13)?,
     })
 }
 
@@ -313,6 +326,48 @@ pub struct TokenClientRow {
     pub agent_capabilities: Option<Vec<String>>,
     /// The tenant's status.
     pub tenant_status: Option<TenantStatus>,
+    /// A private_key_jwt client's keys (none for a client with a secret).
+    pub keys: Option<std::sync::Arc<ClientKeys>>,
+    /// Whether the client's tokens must be DPoP-bound.
+    pub dpop_bound: bool,
+}
+
+/// The public keys a private_key_jwt client signs its assertions with.
+#[derive(Debug)]
+pub enum ClientKeys {
+    /// Registered with the client: usable keys with their `kid` (when they have one).
+    Inline(
+        Vec<(
+            Option<String>,
+            std::sync::Arc<platform::auth::keyset::KeyEntry>,
+        )>,
+    ),
+    /// Fetched from the client's `jwks_uri`.
+    Uri(String),
+}
+
+impl ClientKeys {
+    /// The keys of a stored `jwks` (keys that cannot verify anything are left out) or
+    /// `jwks_uri`.
+    pub fn from_stored(jwks: Option<serde_json::Value>, uri: Option<String>) -> Option<Self> {
+        if let Some(uri) = uri {
+            return Some(Self::Uri(uri));
+        }
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks?).ok()?;
+        Some(Self::Inline(
+            set.keys
+                .iter()
+                .filter_map(|jwk| {
+                    let alg = platform::auth::jwk_alg(jwk)?;
+                    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+                    Some((
+                        jwk.common.key_id.clone(),
+                        std::sync::Arc::new(platform::auth::keyset::KeyEntry { alg, key }),
+                    ))
+                })
+                .collect(),
+        ))
+    }
 }
 
 /// Looks a client up by its public id.
@@ -324,7 +379,8 @@ pub async fn lookup(
         .prepare_cached(
             "SELECT c.id, c.client_id, c.kind, c.tenant_id, c.agent_id, c.service_name,
                     c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at,
-                    c.scopes, c.status, c.expires_at, a.status, a.capabilities, t.status
+                    c.scopes, c.status, c.expires_at, a.status, a.capabilities, t.status,
+                    c.jwks, c.jwks_uri, c.dpop_bound
                FROM clients c
                LEFT JOIN agents a ON a.id = c.agent_id
                LEFT JOIN tenants t ON t.id = c.tenant_id
@@ -350,5 +406,30 @@ pub async fn lookup(
         agent_status: stored::get_opt(&r, 12)?,
         agent_capabilities: r.try_get(13)?,
         tenant_status: stored::get_opt(&r, 14)?,
+        keys: ClientKeys::from_stored(r.try_get(15)?, r.try_get(16)?).map(std::sync::Arc::new),
+        dpop_bound: r.try_get(17)?,
     }))
+}
+
+/// Makes a new client a private_key_jwt client with `jwks` or `jwks_uri` (its secret hash
+/// is empty), and DPoP-bound when `dpop_bound`.
+pub async fn set_keys(
+    c: &impl GenericClient,
+    id: Uuid,
+    jwks: Option<&serde_json::Value>,
+    jwks_uri: Option<&str>,
+    dpop_bound: bool,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "UPDATE clients
+            SET auth_method = CASE WHEN $2::jsonb IS NULL AND $3::text IS NULL
+                                   THEN 'client_secret' ELSE 'private_key_jwt' END,
+                jwks = $2, jwks_uri = $3, dpop_bound = $4,
+                secret_hash = CASE WHEN $2::jsonb IS NULL AND $3::text IS NULL
+                                   THEN secret_hash ELSE ''::bytea END
+          WHERE id = $1",
+        &[&id, &jwks, &jwks_uri, &dpop_bound],
+    )
+    .await?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use platform::auth::{RequireScope, TenantId};
 use platform::extract::OptionalJson;
 
 use super::support::{actor, grantor, no_store, path_id};
-use crate::credentials::{self, Credentials, NewCredentialInput, RotateInput};
+use crate::credentials::{self, CredentialPatch, Credentials, NewCredentialInput, RotateInput};
 
 /// `POST /api/v1/agents/{id}/credentials`: the secret is in this response only.
 pub async fn create(
@@ -28,7 +28,7 @@ pub async fn create(
                 header::LOCATION,
                 format!("/api/v1/agents/{agent}/credentials/{}", row.id),
             ))
-            .json(credentials::with_secret(&row, &secret)),
+            .json(credentials::with_secret(&row, secret.as_deref())),
     ))
 }
 
@@ -59,7 +59,7 @@ pub async fn rotate(
         .rotate(tenant, &grantor(auth.claims()), agent, id, input)
         .await?;
     Ok(no_store(
-        HttpResponse::Ok().json(credentials::with_secret(&row, &secret)),
+        HttpResponse::Ok().json(credentials::with_secret(&row, Some(&secret))),
     ))
 }
 
@@ -74,6 +74,23 @@ pub async fn revoke(
     let id = path_id(&path.1, "credential")?;
     let row = credentials
         .revoke(tenant, &actor(auth.claims()), agent, id)
+        .await?;
+    Ok(HttpResponse::Ok().json(credentials::to_json(&row)))
+}
+
+/// `PATCH /api/v1/agents/{id}/credentials/{cid}`: new public keys of a private_key_jwt
+/// credential, or whether its tokens must be DPoP-bound.
+pub async fn update(
+    credentials: web::Data<Credentials>,
+    auth: RequireScope<AgentsWrite>,
+    TenantId(tenant): TenantId,
+    path: web::Path<(String, String)>,
+    platform::extract::Json(patch): platform::extract::Json<CredentialPatch>,
+) -> ApiResult<HttpResponse> {
+    let agent = path_id(&path.0, "agent")?;
+    let id = path_id(&path.1, "credential")?;
+    let row = credentials
+        .update(tenant, &actor(auth.claims()), agent, id, patch)
         .await?;
     Ok(HttpResponse::Ok().json(credentials::to_json(&row)))
 }

@@ -99,6 +99,9 @@ impl From<GrantError> for ApiError {
             GrantError::InvalidTarget => bad_request("invalid_target", e.to_string()),
             GrantError::InvalidGrant(_) => bad_request("invalid_grant", e.to_string()),
             GrantError::AmbiguousAgent => bad_request("invalid_request", e.to_string()),
+            GrantError::InvalidDpopProof(_) | GrantError::DpopRequired => {
+                bad_request("invalid_dpop_proof", e.to_string())
+            }
             GrantError::Issue(e) => e.into(),
             GrantError::Audit(e) => e.into(),
             GrantError::Failure(e) => e.0,

@@ -125,6 +125,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/v1/agents/{id}/credentials/{cid}",
             web::delete().to(credentials::revoke),
         )
+        .route(
+            "/api/v1/agents/{id}/credentials/{cid}",
+            web::patch().to(credentials::update),
+        )
         // Standing delegations between agents (token exchange with `act`).
         .route(
             "/api/v1/agents/{id}/delegations",

@@ -38,13 +38,21 @@ fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The URL of `req` as received: scheme, host and path.
+fn received_url(req: &HttpRequest) -> String {
+    let ci = req.connection_info();
+    format!("{}://{}{}", ci.scheme(), ci.host(), req.path())
+}
+
 /// What the token rules read of the request.
-fn raw<'a>(req: &'a HttpRequest, body: &'a [u8]) -> RawRequest<'a> {
+fn raw<'a>(req: &'a HttpRequest, body: &'a [u8], url: &'a str) -> RawRequest<'a> {
     RawRequest {
         content_type: header_str(req, header::CONTENT_TYPE),
         authorization: header_str(req, header::AUTHORIZATION),
         body,
         ip: request_ip(req),
+        url,
+        dpop: header_str(req, header::HeaderName::from_static("dpop")),
     }
 }
 
@@ -54,12 +62,12 @@ pub async fn token(
     body: web::Bytes,
     tokens: web::Data<TokenService>,
 ) -> ApiResult<HttpResponse> {
-    let request = TokenRequest::parse(raw(&req, &body))?;
+    let request = TokenRequest::parse(raw(&req, &body, &received_url(&req)))?;
     let g = tokens.token(&request).await?;
     Ok(no_store(HttpResponse::Ok().json(TokenResponse {
         access_token: &g.issued.token,
         issued_token_type: g.issued_token_type,
-        token_type: "Bearer",
+        token_type: g.token_type,
         expires_in: g.issued.expires_in,
         scope: &g.scope,
     })))
@@ -72,7 +80,7 @@ pub async fn introspect(
     body: web::Bytes,
     introspection: web::Data<Introspection>,
 ) -> ApiResult<HttpResponse> {
-    let request = ManagementRequest::parse(raw(&req, &body))?;
+    let request = ManagementRequest::parse(raw(&req, &body, &received_url(&req)))?;
     let Some(claims) = introspection.introspect(&request).await? else {
         return Ok(no_store(HttpResponse::Ok().json(json!({"active": false}))));
     };
@@ -87,10 +95,11 @@ pub async fn introspect(
         "iat": claims.iat,
         "nbf": claims.nbf,
         "jti": claims.jti,
-        "token_type": "Bearer",
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "tenant_id": claims.tenant_id,
         "act": claims.act,
         "fed": claims.fed,
+        "cnf": claims.cnf,
     }))))
 }
 
@@ -100,7 +109,7 @@ pub async fn revoke(
     body: web::Bytes,
     introspection: web::Data<Introspection>,
 ) -> ApiResult<HttpResponse> {
-    let request = ManagementRequest::parse(raw(&req, &body))?;
+    let request = ManagementRequest::parse(raw(&req, &body, &received_url(&req)))?;
     introspection.revoke(&request).await?;
     Ok(no_store(HttpResponse::Ok().finish()))
 }

@@ -23,7 +23,12 @@ pub async fn metadata(keys: web::Data<KeyDirectory>) -> HttpResponse {
     let iss = keys.issuer();
     let algs = keys.algs();
     let scopes: Vec<&str> = Scope::TENANT_ADMIN.iter().map(|s| s.as_str()).collect();
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+    let client_algs = ["ES256", "RS256", "EdDSA"];
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(json!({
@@ -45,7 +50,10 @@ pub async fn metadata(keys: web::Data<KeyDirectory>) -> HttpResponse {
             "introspection_endpoint_auth_methods_supported": auth_methods,
             "revocation_endpoint_auth_methods_supported": auth_methods,
             "id_token_signing_alg_values_supported": algs,
-            "token_endpoint_auth_signing_alg_values_supported": algs,
+            "token_endpoint_auth_signing_alg_values_supported": client_algs,
+            "introspection_endpoint_auth_signing_alg_values_supported": client_algs,
+            "revocation_endpoint_auth_signing_alg_values_supported": client_algs,
+            "dpop_signing_alg_values_supported": client_algs,
             "scopes_supported": scopes,
             "service_documentation": format!("{iss}/docs"),
         }))

@@ -23,7 +23,7 @@ use platform::rate_limit::{Action, Check, Decision};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::request::ClientCredentials;
+use super::request::{ClientCredentials, Proof};
 use super::service::TokenService;
 use crate::audit::event::SYSTEM_TENANT;
 use crate::audit::writer::AuditUnavailable;
@@ -50,13 +50,16 @@ pub enum ClientAuthError {
 
 platform::failure_from!(ClientAuthError);
 
-/// Why a known client was refused (audited, never sent).
-fn refusal(
+/// Why a known client's secret was refused (audited, never sent).
+fn secret_refusal(
     row: &TokenClientRow,
     secret: &str,
     svc: &TokenService,
     now: OffsetDateTime,
 ) -> Option<&'static str> {
+    if row.keys.is_some() {
+        return Some("secret_for_key_client");
+    }
     let current = svc.pepper.verify(secret, &row.secret_hash);
     let previous = !current
         && row.previous_secret_expires_at.is_some_and(|t| t > now)
@@ -67,6 +70,11 @@ fn refusal(
     if !current && !previous {
         return Some("wrong_secret");
     }
+    None
+}
+
+/// Why a known client may not authenticate now, whatever its proof (audited, never sent).
+fn state_refusal(row: &TokenClientRow, now: OffsetDateTime) -> Option<&'static str> {
     if row.status != ClientStatus::Active {
         return Some("credential_revoked");
     }
@@ -124,8 +132,9 @@ impl TokenService {
         &self,
         creds: &ClientCredentials,
         ip: Option<IpAddr>,
+        url: &str,
     ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
-        self.authenticate_for(creds, ip, Budget::Token).await
+        self.authenticate_for(creds, ip, url, Budget::Token).await
     }
 
     /// Authenticates the caller of an introspection or revocation request, and counts it
@@ -134,8 +143,9 @@ impl TokenService {
         &self,
         creds: &ClientCredentials,
         ip: Option<IpAddr>,
+        url: &str,
     ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
-        self.authenticate_for(creds, ip, Budget::Caller).await
+        self.authenticate_for(creds, ip, url, Budget::Caller).await
     }
 
     /// Counts an introspection or revocation request of an authenticated caller (a client,
@@ -156,6 +166,7 @@ impl TokenService {
         &self,
         creds: &ClientCredentials,
         ip: Option<IpAddr>,
+        url: &str,
         budget: Budget,
     ) -> Result<Arc<TokenClientRow>, ClientAuthError> {
         let subject = limit_subject(ip);
@@ -163,7 +174,17 @@ impl TokenService {
             self.unknown_clients.increment(1);
             return Err(self.failed(None, &subject).await);
         };
-        if let Some(reason) = refusal(&row, &creds.secret, self, OffsetDateTime::now_utc()) {
+        let now = OffsetDateTime::now_utc();
+        let proof_refusal = match (&creds.proof, &row.keys) {
+            (Proof::Secret(secret), _) => secret_refusal(&row, secret, self, now),
+            (Proof::Assertion(a), Some(keys)) => self
+                .assertions
+                .verify(&row.client_id, keys, a, url)
+                .await?
+                .err(),
+            (Proof::Assertion(_), None) => Some("assertion_for_secret_client"),
+        };
+        if let Some(reason) = proof_refusal.or_else(|| state_refusal(&row, now)) {
             return Err(self.failed(Some((&row, reason)), &subject).await);
         }
         match budget {

@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::client_auth::ClientAuthError;
-use super::grant::{GrantError, Granted, requested_scopes};
+use super::grant::{GrantError, Granted, requested_scopes, token_type};
 use super::issue::TokenSpec;
 use super::request::{Exchange, SubjectType, TokenRequest, token_types};
 use super::service::TokenService;
@@ -52,10 +52,11 @@ impl TokenService {
         &self,
         req: &TokenRequest,
         ex: &Exchange,
+        jkt: Option<&str>,
     ) -> Result<Granted, GrantError> {
         match ex.subject {
-            SubjectType::External => self.federated(req, ex).await,
-            SubjectType::AccessToken => self.delegated(req, ex).await,
+            SubjectType::External => self.federated(req, ex, jkt).await,
+            SubjectType::AccessToken => self.delegated(req, ex, jkt).await,
         }
     }
 
@@ -92,7 +93,12 @@ impl TokenService {
         }
     }
 
-    async fn federated(&self, req: &TokenRequest, ex: &Exchange) -> Result<Granted, GrantError> {
+    async fn federated(
+        &self,
+        req: &TokenRequest,
+        ex: &Exchange,
+        jkt: Option<&str>,
+    ) -> Result<Granted, GrantError> {
         let subject = limit_subject(req.ip);
         let d = self
             .limiter
@@ -183,6 +189,7 @@ impl TokenService {
         let issued = self.issuer.issue(TokenSpec {
             ttl: Some(Duration::from_secs(p.token_ttl_seconds.max(1) as u64)),
             fed: Some(&fed),
+            jkt,
             ..TokenSpec::new(&agent, &client_id, Some(p.tenant_id), &scope, &audience)
         })?;
         let mut details = base;
@@ -197,6 +204,7 @@ impl TokenService {
             issued,
             scope,
             issued_token_type: Some(token_types::ACCESS_TOKEN),
+            token_type: token_type(jkt),
         })
     }
 
@@ -224,12 +232,17 @@ impl TokenService {
         Ok(())
     }
 
-    async fn delegated(&self, req: &TokenRequest, ex: &Exchange) -> Result<Granted, GrantError> {
+    async fn delegated(
+        &self,
+        req: &TokenRequest,
+        ex: &Exchange,
+        jkt: Option<&str>,
+    ) -> Result<Granted, GrantError> {
         let creds = req
             .credentials
             .as_ref()
             .ok_or(ClientAuthError::InvalidClient)?;
-        let row = self.authenticate(creds, req.ip).await?;
+        let row = self.authenticate(creds, req.ip, &req.url).await?;
         let actor = format!("client:{}", row.client_id);
         let refuse = |reason: &'static str, err: GrantError| {
             let details = json!({
@@ -238,6 +251,9 @@ impl TokenService {
             });
             self.refuse_exchange(row.tenant_id, actor.clone(), details, err)
         };
+        if row.dpop_bound && jkt.is_none() {
+            return Err(refuse("dpop_required", GrantError::DpopRequired).await);
+        }
         let (Some(actor_agent), Some(tenant)) = (row.agent_id, row.tenant_id) else {
             return Err(refuse(
                 "actor_not_an_agent",
@@ -352,6 +368,7 @@ impl TokenService {
             ttl: Some(Duration::from_secs(lifetime as u64)),
             act: Some(&act),
             dlg: &dlg,
+            jkt,
             ..TokenSpec::new(
                 &subject.sub,
                 &row.client_id,
@@ -372,6 +389,7 @@ impl TokenService {
             issued,
             scope,
             issued_token_type: Some(token_types::ACCESS_TOKEN),
+            token_type: token_type(jkt),
         })
     }
 }

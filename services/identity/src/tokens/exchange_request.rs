@@ -95,6 +95,8 @@ mod exchange_tests {
             authorization,
             body: body.as_bytes(),
             ip: None,
+            url: "http://localhost:8080/oauth2/token",
+            dpop: None,
         })
     }
 

@@ -13,6 +13,7 @@
 
 use domain::ClientKind;
 use platform::Failure;
+use platform::auth::dpop;
 use platform::metering::Metric;
 use platform::quota::Exceeded;
 
@@ -33,6 +34,8 @@ pub struct Granted {
     pub scope: String,
     /// `issued_token_type` (token exchange answers carry it, RFC 8693 §2.2.1).
     pub issued_token_type: Option<&'static str>,
+    /// `token_type`: `DPoP` for a DPoP-bound token, else `Bearer`.
+    pub token_type: &'static str,
 }
 
 /// Why no token was granted.
@@ -74,12 +77,23 @@ pub enum GrantError {
     /// with `agent_id`.
     #[error("several agents' trust policies match this token; name one with agent_id")]
     AmbiguousAgent,
+    /// The `DPoP` proof is invalid, replayed or stale (400 `invalid_dpop_proof`).
+    #[error("{0}")]
+    InvalidDpopProof(&'static str),
+    /// The client's tokens must be DPoP-bound and the request has no proof.
+    #[error("this client's tokens must be DPoP-bound: send a DPoP proof")]
+    DpopRequired,
     /// A dependency failed.
     #[error(transparent)]
     Failure(Failure),
 }
 
 platform::failure_from!(GrantError);
+
+/// `token_type` of a token bound (or not) to a DPoP key.
+pub fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
+}
 
 /// The requested scopes (`scope`), sorted and without duplicates; `None` when none are.
 pub fn requested_scopes(scope: Option<&str>) -> Option<Vec<&str>> {
@@ -123,14 +137,48 @@ pub fn allowed_scopes(row: &TokenClientRow) -> Vec<&str> {
 impl TokenService {
     /// Grants what `req` asks for.
     pub async fn token(&self, req: &TokenRequest) -> Result<Granted, GrantError> {
+        let jkt = match &req.dpop {
+            Some(proof) => Some(self.dpop_key(proof, req).await?),
+            None => None,
+        };
+        let jkt = jkt.as_deref();
         match &req.grant {
-            Grant::ClientCredentials => self.client_credentials(req).await,
-            Grant::TokenExchange(exchange) => self.exchange(req, exchange).await,
+            Grant::ClientCredentials => self.client_credentials(req, jkt).await,
+            Grant::TokenExchange(exchange) => self.exchange(req, exchange, jkt).await,
         }
     }
 
+    /// The thumbprint of the key of a token request's `DPoP` proof (RFC 9449 §4.3), whose
+    /// `jti` is then used up.
+    async fn dpop_key(&self, proof: &str, req: &TokenRequest) -> Result<String, GrantError> {
+        let path = req.url.splitn(4, '/').nth(3).unwrap_or_default();
+        let public = format!("{}/{path}", self.issuer.issuer());
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let p = dpop::verify(
+            proof,
+            dpop::Expected {
+                method: "POST",
+                urls: &[req.url.as_str(), public.as_str()],
+                access_token: None,
+                now,
+            },
+        )
+        .map_err(GrantError::InvalidDpopProof)?;
+        let until = p.iat + dpop::MAX_AGE_SECS;
+        if !self.replays.first_use("dpop", &p.jti, until).await? {
+            return Err(GrantError::InvalidDpopProof(
+                "the DPoP proof was used before",
+            ));
+        }
+        Ok(p.jkt)
+    }
+
     /// `grant_type=client_credentials`.
-    async fn client_credentials(&self, req: &TokenRequest) -> Result<Granted, GrantError> {
+    async fn client_credentials(
+        &self,
+        req: &TokenRequest,
+        jkt: Option<&str>,
+    ) -> Result<Granted, GrantError> {
         let creds = req
             .credentials
             .as_ref()
@@ -152,7 +200,7 @@ impl TokenService {
                 None => None,
             }
         };
-        let (row, early) = tokio::join!(self.authenticate(creds, req.ip), early);
+        let (row, early) = tokio::join!(self.authenticate(creds, req.ip, &req.url), early);
         let row = row?;
         if let Some(tenant) = row.tenant_id.filter(|_| enforcing) {
             let verdict = match early {
@@ -163,6 +211,11 @@ impl TokenService {
                 let err = GrantError::QuotaExceeded(Box::new(e));
                 return Err(self.refuse(&row, "quota_exceeded", err).await);
             }
+        }
+        if row.dpop_bound && jkt.is_none() {
+            return Err(self
+                .refuse(&row, "dpop_required", GrantError::DpopRequired)
+                .await);
         }
         let allowed = allowed_scopes(&row);
         let requested = requested_scopes(req.scope.as_deref());
@@ -178,13 +231,10 @@ impl TokenService {
             Some(agent) => agent.to_string(),
             None => row.client_id.clone(),
         };
-        let issued = self.issuer.issue(TokenSpec::new(
-            &sub,
-            &row.client_id,
-            row.tenant_id,
-            &scope,
-            &audience,
-        ))?;
+        let issued = self.issuer.issue(TokenSpec {
+            jkt,
+            ..TokenSpec::new(&sub, &row.client_id, row.tenant_id, &scope, &audience)
+        })?;
 
         if self.audit_token_events {
             let event = NewEvent::new(
@@ -213,6 +263,7 @@ impl TokenService {
             issued,
             scope,
             issued_token_type: None,
+            token_type: token_type(jkt),
         })
     }
 

@@ -88,6 +88,12 @@ impl Introspection {
         match &req.caller {
             Caller::Bearer(token) => {
                 let claims = self.verifier.verify(token).await?;
+                if claims.cnf.is_some() {
+                    return Err(AuthError::Scheme(
+                        "a DPoP-bound token cannot be a Bearer caller; authenticate as the client",
+                    )
+                    .into());
+                }
                 let internal = claims.has_scope(Scope::Internal);
                 if !internal && !claims.has_scope(Scope::TokensRead) {
                     return Err(IntrospectionError::InsufficientScope);
@@ -101,7 +107,10 @@ impl Introspection {
                 })
             }
             Caller::Client(creds) => {
-                let row = self.tokens.authenticate_caller(creds, req.ip).await?;
+                let row = self
+                    .tokens
+                    .authenticate_caller(creds, req.ip, &req.url)
+                    .await?;
                 Ok(Who {
                     client_id: row.client_id.clone(),
                     tenant: row.tenant_id,

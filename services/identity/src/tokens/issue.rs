@@ -6,6 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use platform::auth::dpop::Confirmation;
 use platform::auth::{Actor, Federated, Link};
 
 use crate::keys::ring::KeyRing;
@@ -29,6 +30,8 @@ struct AccessClaims<'a> {
     fed: Option<&'a Federated>,
     #[serde(skip_serializing_if = "<[Link]>::is_empty")]
     dlg: &'a [Link],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation>,
 }
 
 /// What to put in a token.
@@ -52,6 +55,8 @@ pub struct TokenSpec<'a> {
     pub fed: Option<&'a Federated>,
     /// `dlg` (delegation).
     pub dlg: &'a [Link],
+    /// `cnf.jkt` (DPoP): the thumbprint of the key the token is bound to.
+    pub jkt: Option<&'a str>,
 }
 
 impl<'a> TokenSpec<'a> {
@@ -73,6 +78,7 @@ impl<'a> TokenSpec<'a> {
             act: None,
             fed: None,
             dlg: &[],
+            jkt: None,
         }
     }
 }
@@ -150,6 +156,9 @@ impl Issuer {
             act: spec.act,
             fed: spec.fed,
             dlg: spec.dlg,
+            cnf: spec.jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         };
         let payload = serde_json::to_vec(&claims).map_err(anyhow::Error::from)?;
         let token = key.sign_jwt(&payload)?;

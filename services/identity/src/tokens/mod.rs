@@ -2,6 +2,7 @@
 //! token exchange),
 //! signing, the credential cache, introspection and revocation.
 
+pub mod assertion;
 pub mod cache;
 pub mod client_auth;
 pub mod exchange;
@@ -10,6 +11,7 @@ pub mod grant;
 pub mod introspection;
 pub mod issue;
 pub mod refusals;
+pub mod replay;
 pub mod request;
 pub mod revocation;
 pub mod service;

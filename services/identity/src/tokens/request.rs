@@ -21,6 +21,11 @@ pub struct RawRequest<'a> {
     pub body: &'a [u8],
     /// The client's address.
     pub ip: Option<IpAddr>,
+    /// The URL as received (scheme, host and path, no query): an audience a client assertion
+    /// may name, and the `htu` a DPoP proof must name.
+    pub url: &'a str,
+    /// `DPoP` (RFC 9449), the proof of possession of a key.
+    pub dpop: Option<&'a str>,
 }
 
 /// Why a request could not be read.
@@ -66,6 +71,10 @@ pub struct Params {
     pub requested_token_type: Option<String>,
     /// `agent_id` (federated token exchange, when several agents' policies match).
     pub agent_id: Option<String>,
+    /// `client_assertion` (private_key_jwt, RFC 7523).
+    pub client_assertion: Option<String>,
+    /// `client_assertion_type`.
+    pub client_assertion_type: Option<String>,
 }
 
 impl Params {
@@ -99,6 +108,8 @@ impl Params {
                 "actor_token" => &mut p.actor_token,
                 "requested_token_type" => &mut p.requested_token_type,
                 "agent_id" => &mut p.agent_id,
+                "client_assertion" => &mut p.client_assertion,
+                "client_assertion_type" => &mut p.client_assertion_type,
                 _ => continue,
             };
             if slot.is_some() {
@@ -126,13 +137,37 @@ pub fn is_client_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `client_assertion_type` of private_key_jwt (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How a client proves it is itself.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    /// client_secret_basic or client_secret_post.
+    Secret(String),
+    /// private_key_jwt: a JWT signed with one of the client's registered keys.
+    Assertion(String),
+}
+
 /// Credentials a client presented.
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
     /// Client id.
     pub client_id: String,
-    /// Secret.
-    pub secret: String,
+    /// The proof.
+    pub proof: Proof,
+}
+
+/// The `iss` and `sub` of an unverified JWT, when it has both and they are equal.
+fn assertion_subject(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&raw).ok()?;
+    let iss = claims.get("iss")?.as_str()?;
+    let sub = claims.get("sub")?.as_str()?;
+    (iss == sub).then(|| sub.to_owned())
 }
 
 fn form_decode(s: &str) -> String {
@@ -148,6 +183,34 @@ impl ClientCredentials {
     /// neither, or a client id identity cannot have issued ([`is_client_id`]), is
     /// `invalid_client`.
     pub fn parse(authorization: Option<&str>, p: &mut Params) -> Result<Self, RequestError> {
+        match (p.client_assertion_type.take(), p.client_assertion.take()) {
+            (None, None) => {}
+            (Some(t), Some(assertion)) if t == JWT_BEARER => {
+                if authorization.is_some() || p.client_secret.is_some() {
+                    return Err(RequestError::Invalid(
+                        "use one client authentication method, not both".into(),
+                    ));
+                }
+                let client_id = assertion_subject(&assertion).ok_or(RequestError::InvalidClient)?;
+                if p.client_id.take().is_some_and(|c| c != client_id) || !is_client_id(&client_id) {
+                    return Err(RequestError::InvalidClient);
+                }
+                return Ok(Self {
+                    client_id,
+                    proof: Proof::Assertion(assertion),
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(RequestError::Invalid(
+                    format!("client_assertion_type must be {JWT_BEARER}").into(),
+                ));
+            }
+            _ => {
+                return Err(RequestError::Invalid(
+                    "client_assertion and client_assertion_type go together".into(),
+                ));
+            }
+        }
         let basic = match authorization {
             Some(v) => {
                 let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
@@ -162,7 +225,7 @@ impl ClientCredentials {
                 let (id, secret) = decoded.split_once(':').ok_or(RequestError::InvalidClient)?;
                 Some(Self {
                     client_id: form_decode(id),
-                    secret: form_decode(secret),
+                    proof: Proof::Secret(form_decode(secret)),
                 })
             }
             None => None,
@@ -174,7 +237,10 @@ impl ClientCredentials {
                 ));
             }
             (Some(b), None, None) => b,
-            (None, Some(client_id), Some(secret)) => Self { client_id, secret },
+            (None, Some(client_id), Some(secret)) => Self {
+                client_id,
+                proof: Proof::Secret(secret),
+            },
             _ => return Err(RequestError::InvalidClient),
         };
         if !is_client_id(&creds.client_id) {
@@ -245,6 +311,10 @@ pub struct TokenRequest {
     pub audience: Audience,
     /// The client's address (per-IP limits).
     pub ip: Option<IpAddr>,
+    /// The URL as received (see [`RawRequest::url`]).
+    pub url: String,
+    /// The `DPoP` proof, when one was sent.
+    pub dpop: Option<String>,
 }
 
 impl TokenRequest {
@@ -255,7 +325,10 @@ impl TokenRequest {
         let grant = Grant::parse(&mut p)?;
         let credentials = if grant.needs_client() {
             Some(ClientCredentials::parse(raw.authorization, &mut p)?)
-        } else if raw.authorization.is_some() || p.client_id.is_some() || p.client_secret.is_some()
+        } else if raw.authorization.is_some()
+            || p.client_id.is_some()
+            || p.client_secret.is_some()
+            || p.client_assertion.is_some()
         {
             return Err(RequestError::Invalid(
                 "a federated token exchange authenticates with its subject_token alone; send no client authentication".into(),
@@ -269,6 +342,8 @@ impl TokenRequest {
             scope: p.scope,
             audience: Audience::from_params(p.audience, p.resource),
             ip: raw.ip,
+            url: raw.url.to_owned(),
+            dpop: raw.dpop.map(str::to_owned),
         })
     }
 }
@@ -291,6 +366,8 @@ pub struct ManagementRequest {
     pub token: Option<String>,
     /// The caller's address (per-IP limits of client authentication).
     pub ip: Option<IpAddr>,
+    /// The URL as received (see [`RawRequest::url`]).
+    pub url: String,
 }
 
 impl ManagementRequest {
@@ -311,6 +388,7 @@ impl ManagementRequest {
             caller,
             token: p.token,
             ip: raw.ip,
+            url: raw.url.to_owned(),
         })
     }
 }
@@ -331,6 +409,8 @@ mod tests {
             authorization,
             body,
             ip: None,
+            url: "http://localhost:8080/oauth2/token",
+            dpop: None,
         })
     }
 
@@ -345,7 +425,7 @@ mod tests {
         .unwrap();
         let creds = r.credentials.as_ref().unwrap();
         assert_eq!(creds.client_id, "my-id");
-        assert_eq!(creds.secret, "s:cret x");
+        assert!(matches!(&creds.proof, Proof::Secret(s) if s == "s:cret x"));
         assert_eq!(r.grant, Grant::ClientCredentials);
         assert_eq!(r.audience, Audience::Issuer);
     }

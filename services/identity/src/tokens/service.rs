@@ -8,9 +8,11 @@ use platform::metering::Metering;
 use platform::quota::Quota;
 use platform::rate_limit::RateLimiter;
 
+use super::assertion::Assertions;
 use super::cache::CredentialCache;
 use super::issue::Issuer;
 use super::refusals::{Refusals, WINDOW};
+use super::replay::Replays;
 use super::suspects::{SUSPECT_LOOKUPS, Suspects};
 use crate::audit::writer::AuditWriter;
 use crate::crypto::Pepper;
@@ -47,6 +49,10 @@ pub struct TokenService {
     pub(super) subjects: Verifier,
     /// Reads standing delegations.
     pub(super) db: Db,
+    /// Verifies private_key_jwt client assertions.
+    pub(super) assertions: Assertions,
+    /// Single use of DPoP proofs.
+    pub(super) replays: Replays,
     /// `agentidp_tokens_exchanged_total{kind="federated"}`.
     pub(super) exchanged_federated: Counter,
     /// `agentidp_tokens_exchanged_total{kind="delegated"}`.
@@ -64,6 +70,8 @@ pub struct Lookups {
     pub subjects: Verifier,
     /// Where standing delegations are read.
     pub db: Db,
+    /// Verifies private_key_jwt client assertions.
+    pub assertions: Assertions,
 }
 
 impl TokenService {
@@ -103,6 +111,8 @@ impl TokenService {
             federation: lookups.federation,
             subjects: lookups.subjects,
             db: lookups.db,
+            replays: lookups.assertions.replays.clone(),
+            assertions: lookups.assertions,
             exchanged_federated: core
                 .metrics
                 .counter("agentidp_tokens_exchanged_total", &[("kind", "federated")]),
