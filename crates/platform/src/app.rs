@@ -96,6 +96,12 @@ impl Core {
                 self.internal.clone(),
             ))),
         )
+        .with_dpop_nonces(
+            self.config
+                .dpop_nonce_secret
+                .as_ref()
+                .map(|s| s.expose().as_bytes()),
+        )
     }
 
     /// The health checker over this core's dependencies.

@@ -98,8 +98,33 @@ impl EcKey {
 
     /// A DPoP proof made at `iat`.
     pub fn dpop_at(&self, htm: &str, htu: &str, access_token: Option<&str>, iat: i64) -> String {
+        self.dpop_full(htm, htu, access_token, iat, None)
+    }
+
+    /// A DPoP proof carrying the server's `nonce`.
+    pub fn dpop_nonce(
+        &self,
+        htm: &str,
+        htu: &str,
+        access_token: Option<&str>,
+        nonce: &str,
+    ) -> String {
+        self.dpop_full(htm, htu, access_token, now(), Some(nonce))
+    }
+
+    fn dpop_full(
+        &self,
+        htm: &str,
+        htu: &str,
+        access_token: Option<&str>,
+        iat: i64,
+        nonce: Option<&str>,
+    ) -> String {
         let mut claims = json!({"htm": htm, "htu": htu, "iat": iat,
                                 "jti": uuid::Uuid::new_v4().to_string()});
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
         if let Some(t) = access_token {
             let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, t.as_bytes());
             claims["ath"] = json!(B64.encode(digest.as_ref()));

@@ -123,6 +123,13 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
         Arc::new(LocalJwks(keys.clone())),
         core.redis.clone(),
         Some(Arc::new(DbFallback(core.db.clone()))),
+    )
+    .with_dpop_nonces(
+        config
+            .common
+            .dpop_nonce_secret
+            .as_ref()
+            .map(|s| s.expose().as_bytes()),
     );
     // identity signs its own service tokens (for billing's usage and entitlements calls).
     core.internal

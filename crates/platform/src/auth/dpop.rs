@@ -23,6 +23,54 @@ const MAX_PROOF: usize = 8 * 1024;
 /// Members only a private key has.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
+/// What a proof without a valid server nonce is told, when nonces are required.
+pub const USE_DPOP_NONCE: &str = "the DPoP proof must carry the server's nonce (DPoP-Nonce)";
+/// How long a nonce is current (the previous one is still accepted).
+const NONCE_WINDOW_SECS: i64 = 300;
+
+/// Server nonces (RFC 9449 §8): the HMAC of a five-minute window under a secret every
+/// instance shares, so any instance accepts any instance's nonce without shared state.
+pub struct Nonces {
+    key: aws_lc_rs::hmac::Key,
+}
+
+impl std::fmt::Debug for Nonces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Nonces")
+    }
+}
+
+impl Nonces {
+    /// Nonces derived from `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    fn of_window(&self, window: i64) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.key, format!("dpop-nonce:{window}").as_bytes());
+        B64.encode(&tag.as_ref()[..18])
+    }
+
+    /// The nonce to hand out at `now`.
+    pub fn current(&self, now: i64) -> String {
+        self.of_window(now.div_euclid(NONCE_WINDOW_SECS))
+    }
+
+    /// Whether `nonce` is the current or the previous window's.
+    pub fn accepts(&self, nonce: &str, now: i64) -> bool {
+        let w = now.div_euclid(NONCE_WINDOW_SECS);
+        [w, w - 1].iter().any(|w| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                self.of_window(*w).as_bytes(),
+                nonce.as_bytes(),
+            )
+            .is_ok()
+        })
+    }
+}
+
 /// The `cnf` claim of a DPoP-bound token.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct Confirmation {
@@ -52,6 +100,8 @@ pub struct Expected<'a> {
     pub access_token: Option<&'a str>,
     /// Now, unix seconds.
     pub now: i64,
+    /// Server nonces, when proofs must carry one.
+    pub nonces: Option<&'a Nonces>,
 }
 
 /// base64url(SHA-256(`data`)).
@@ -151,6 +201,11 @@ pub fn verify(proof: &str, expected: Expected<'_>) -> Result<Proof, &'static str
         && text("ath") != Some(sha256_b64(token.as_bytes()).as_str())
     {
         return Err("the DPoP proof's ath is not this access token's hash");
+    }
+    if let Some(n) = expected.nonces
+        && !text("nonce").is_some_and(|v| n.accepts(v, expected.now))
+    {
+        return Err(USE_DPOP_NONCE);
     }
     let jkt = thumbprint(jwk_value).ok_or("the DPoP proof's key type is not supported")?;
     Ok(Proof {

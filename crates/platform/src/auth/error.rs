@@ -20,6 +20,9 @@ pub enum AuthError {
     /// A DPoP proof is missing, invalid, replayed or of another key.
     #[error("{0}")]
     Dpop(&'static str),
+    /// A DPoP proof without the server's current nonce (which the answer carries).
+    #[error("{}", super::dpop::USE_DPOP_NONCE)]
+    UseDpopNonce(String),
     /// A token bound to a key (`cnf`) sent under the Bearer scheme, or an unbound token
     /// sent under the DPoP scheme.
     #[error("{0}")]
@@ -35,6 +38,12 @@ impl From<AuthError> for ApiError {
                 1,
             ),
             AuthError::Dpop(detail) => dpop_challenge("invalid_dpop_proof", detail),
+            AuthError::UseDpopNonce(nonce) => {
+                dpop_challenge("use_dpop_nonce", super::dpop::USE_DPOP_NONCE).with_header(
+                    actix_web::http::header::HeaderName::from_static("dpop-nonce"),
+                    &nonce,
+                )
+            }
             AuthError::Scheme(detail) => dpop_challenge("invalid_token", detail),
             other => ApiError::unauthorized(other.to_string()),
         }

@@ -159,9 +159,13 @@ async fn check_dpop(
             urls: &[&received, &public],
             access_token: Some(token),
             now,
+            nonces: ctx.verifier.dpop_nonces(),
         },
     )
-    .map_err(AuthError::Dpop)?;
+    .map_err(|e| match ctx.verifier.dpop_nonces() {
+        Some(n) if e == super::dpop::USE_DPOP_NONCE => AuthError::UseDpopNonce(n.current(now)),
+        _ => AuthError::Dpop(e),
+    })?;
     if p.jkt != jkt {
         return Err(AuthError::Dpop(
             "the DPoP proof is signed by another key than the token's",

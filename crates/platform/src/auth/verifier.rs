@@ -14,6 +14,8 @@ use super::revocation::RevocationFallback;
 use crate::redis::{Redis, redis};
 
 struct VerifierInner {
+    /// Server nonces DPoP proofs must carry (`DPOP_NONCE_SECRET`), when required.
+    nonces: Option<super::dpop::Nonces>,
     issuer: String,
     audience: String,
     keys: KeySet,
@@ -59,6 +61,7 @@ impl Verifier {
                 issuer,
                 audience,
                 keys: KeySet::new(source, KEY_CACHE_TTL),
+                nonces: None,
                 redis,
                 fallback,
             }),
@@ -127,6 +130,20 @@ impl Verifier {
             return Err(AuthError::Revoked);
         }
         Ok(claims)
+    }
+
+    /// The same verifier requiring DPoP proofs to carry nonces derived from `secret` (none:
+    /// no nonces); call it before the verifier is cloned.
+    pub fn with_dpop_nonces(mut self, secret: Option<&[u8]>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.nonces = secret.map(super::dpop::Nonces::new);
+        }
+        self
+    }
+
+    /// The server nonces DPoP proofs must carry, when required.
+    pub fn dpop_nonces(&self) -> Option<&super::dpop::Nonces> {
+        self.inner.nonces.as_ref()
     }
 
     /// Records the use of a DPoP proof's `jti` (for twice its accepted age, shared by every

@@ -34,6 +34,9 @@ pub struct CommonConfig {
     pub health: HealthConfig,
     /// Metering and tier enforcement.
     pub billing: BillingSettings,
+    /// `DPOP_NONCE_SECRET` (unset): when set, DPoP proofs must carry a server nonce
+    /// (RFC 9449 §8, §9) derived from it; the same value on every instance of every service.
+    pub dpop_nonce_secret: Option<crate::Secret<String>>,
 }
 
 impl CommonConfig {
@@ -54,6 +57,7 @@ impl CommonConfig {
                 opa_url: r.opt_url("OPA_URL"),
             },
             billing: BillingSettings::read(r),
+            dpop_nonce_secret: r.opt_secret("DPOP_NONCE_SECRET"),
         }
     }
 

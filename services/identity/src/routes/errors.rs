@@ -102,6 +102,8 @@ impl From<GrantError> for ApiError {
             GrantError::InvalidDpopProof(_) | GrantError::DpopRequired => {
                 bad_request("invalid_dpop_proof", e.to_string())
             }
+            GrantError::UseDpopNonce(ref nonce) => bad_request("use_dpop_nonce", e.to_string())
+                .with_header(header::HeaderName::from_static("dpop-nonce"), nonce),
             GrantError::Issue(e) => e.into(),
             GrantError::Audit(e) => e.into(),
             GrantError::Failure(e) => e.0,

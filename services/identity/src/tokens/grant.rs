@@ -80,6 +80,10 @@ pub enum GrantError {
     /// The `DPoP` proof is invalid, replayed or stale (400 `invalid_dpop_proof`).
     #[error("{0}")]
     InvalidDpopProof(&'static str),
+    /// The proof lacks the server's current nonce, which the answer carries (400
+    /// `use_dpop_nonce` with `DPoP-Nonce`).
+    #[error("{}", dpop::USE_DPOP_NONCE)]
+    UseDpopNonce(String),
     /// The client's tokens must be DPoP-bound and the request has no proof.
     #[error("this client's tokens must be DPoP-bound: send a DPoP proof")]
     DpopRequired,
@@ -161,9 +165,13 @@ impl TokenService {
                 urls: &[req.url.as_str(), public.as_str()],
                 access_token: None,
                 now,
+                nonces: self.subjects.dpop_nonces(),
             },
         )
-        .map_err(GrantError::InvalidDpopProof)?;
+        .map_err(|e| match self.subjects.dpop_nonces() {
+            Some(n) if e == dpop::USE_DPOP_NONCE => GrantError::UseDpopNonce(n.current(now)),
+            _ => GrantError::InvalidDpopProof(e),
+        })?;
         let until = p.iat + dpop::MAX_AGE_SECS;
         if !self.replays.first_use("dpop", &p.jti, until).await? {
             return Err(GrantError::InvalidDpopProof(

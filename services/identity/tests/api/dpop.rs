@@ -175,3 +175,70 @@ async fn a_credential_can_require_dpop() {
         "DPoP"
     );
 }
+
+#[tokio::test]
+async fn server_nonces_when_switched_on() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(
+        &env,
+        &[("DPOP_NONCE_SECRET", "a-secret-shared-by-every-instance")],
+    )
+    .await;
+    let w = world(&id, "DPoP nonce").await;
+    let key = EcKey::generate("k");
+    let token_url = format!("{}/oauth2/token", id.app.base_url);
+    let res = bound_token(&id, &w, Some(&key.dpop("POST", &token_url, None))).await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(res.json()["error"], "use_dpop_nonce");
+    let nonce = res
+        .headers
+        .get("dpop-nonce")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let res = bound_token(
+        &id,
+        &w,
+        Some(&key.dpop_nonce("POST", &token_url, None, &nonce)),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = res.json()["access_token"].as_str().unwrap().to_owned();
+    let url = format!("{}/api/v1/agents", id.app.base_url);
+    let res = call(
+        &id,
+        "DPoP",
+        &token,
+        Some(&key.dpop("GET", &url, Some(&token))),
+    )
+    .await;
+    assert_eq!(res.status, 401);
+    let challenge = res
+        .headers
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(challenge.contains("use_dpop_nonce"), "{challenge}");
+    assert_eq!(
+        res.headers.get("dpop-nonce").unwrap().to_str().unwrap(),
+        nonce
+    );
+    let bad = call(
+        &id,
+        "DPoP",
+        &token,
+        Some(&key.dpop_nonce("GET", &url, Some(&token), "forged")),
+    )
+    .await;
+    assert_eq!(bad.status, 401);
+    let ok = call(
+        &id,
+        "DPoP",
+        &token,
+        Some(&key.dpop_nonce("GET", &url, Some(&token), &nonce)),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
