@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run up down status test lint guard fmt ci smoke build release migrate bench-ratelimit
+.PHONY: help run up down status test lint guard fmt ci smoke build release migrate bench-ratelimit bench-token-methods
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -45,3 +45,6 @@ release: ## optimized service binaries
 
 bench-ratelimit: ## measure the cost of one Redis rate-limit check (docs/BENCHMARKS.md)
 	cargo run --release -p platform --example ratelimit_bench
+
+bench-token-methods: ## private_key_jwt, DPoP and token exchange tokens/s against client secrets (docs/BENCHMARKS.md)
+	load-tests/token-methods.sh
