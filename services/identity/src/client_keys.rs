@@ -94,6 +94,62 @@ fn key_problem(k: &Value) -> Option<&'static str> {
     }
 }
 
+/// A private_key_jwt client's keys as submitted and checked: inline or by address.
+pub type Keys = (Option<Value>, Option<String>);
+
+/// The keys of `jwks` / `jwks_uri` (exactly one of them), checked.
+pub fn keys_of(
+    jwks: Option<&Value>,
+    jwks_uri: Option<&str>,
+    allowed: &[Cidr],
+    errors: &mut Vec<FieldError>,
+) -> Keys {
+    match (jwks, jwks_uri) {
+        (Some(j), None) => (Some(check_jwks(j, "jwks", errors)), None),
+        (None, Some(u)) => {
+            check_jwks_uri(u, allowed, errors);
+            (None, Some(u.to_owned()))
+        }
+        _ => {
+            errors.push(FieldError::new(
+                "jwks",
+                "a private_key_jwt client needs jwks or jwks_uri (one of them)",
+            ));
+            (None, None)
+        }
+    }
+}
+
+/// The keys a new client asks for with `type` (`client_secret`, the default, or
+/// `private_key_jwt`), checked; `None` for a secret client.
+pub fn requested(
+    kind: Option<&str>,
+    jwks: Option<&Value>,
+    jwks_uri: Option<&str>,
+    allowed: &[Cidr],
+    errors: &mut Vec<FieldError>,
+) -> Option<Keys> {
+    match kind.unwrap_or("client_secret") {
+        "client_secret" => {
+            if jwks.is_some() || jwks_uri.is_some() {
+                errors.push(FieldError::new(
+                    "jwks",
+                    "keys are for \"type\": \"private_key_jwt\" clients",
+                ));
+            }
+            None
+        }
+        "private_key_jwt" => Some(keys_of(jwks, jwks_uri, allowed, errors)),
+        _ => {
+            errors.push(FieldError::new(
+                "type",
+                "must be client_secret or private_key_jwt",
+            ));
+            None
+        }
+    }
+}
+
 /// Checks a `jwks_uri`: `https`, or `http` to an address of `allowed`
 /// (`FEDERATION_ALLOWED_NETWORKS`); no credentials or fragment.
 pub fn check_jwks_uri(uri: &str, allowed: &[Cidr], errors: &mut Vec<FieldError>) {

@@ -56,32 +56,6 @@ pub struct CredentialPatch {
     dpop_bound: Option<bool>,
 }
 
-/// A private_key_jwt credential's keys as submitted and checked: inline or by address.
-type Keys = (Option<serde_json::Value>, Option<String>);
-
-/// The keys of `jwks` / `jwks_uri` (exactly one of them), checked.
-fn keys_of(
-    jwks: Option<&serde_json::Value>,
-    jwks_uri: Option<&str>,
-    allowed: &[platform::net::Cidr],
-    errors: &mut Vec<FieldError>,
-) -> Keys {
-    match (jwks, jwks_uri) {
-        (Some(j), None) => (Some(client_keys::check_jwks(j, "jwks", errors)), None),
-        (None, Some(u)) => {
-            client_keys::check_jwks_uri(u, allowed, errors);
-            (None, Some(u.to_owned()))
-        }
-        _ => {
-            errors.push(FieldError::new(
-                "jwks",
-                "a private_key_jwt credential needs jwks or jwks_uri (one of them)",
-            ));
-            (None, None)
-        }
-    }
-}
-
 /// Body of `POST .../credentials/{cid}/rotate` (optional).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,30 +229,13 @@ impl Credentials {
         let actor = by.actor.as_str();
         let mut errors = Vec::new();
         let expires_at = expiry(&input, OffsetDateTime::now_utc(), &mut errors);
-        let keys = match input.kind.as_deref().unwrap_or("client_secret") {
-            "client_secret" => {
-                if input.jwks.is_some() || input.jwks_uri.is_some() {
-                    errors.push(FieldError::new(
-                        "jwks",
-                        "keys are for \"type\": \"private_key_jwt\" credentials",
-                    ));
-                }
-                None
-            }
-            "private_key_jwt" => Some(keys_of(
-                input.jwks.as_ref(),
-                input.jwks_uri.as_deref(),
-                &self.allowed,
-                &mut errors,
-            )),
-            _ => {
-                errors.push(FieldError::new(
-                    "type",
-                    "must be client_secret or private_key_jwt",
-                ));
-                None
-            }
-        };
+        let keys = client_keys::requested(
+            input.kind.as_deref(),
+            input.jwks.as_ref(),
+            input.jwks_uri.as_deref(),
+            &self.allowed,
+            &mut errors,
+        );
         let dpop_bound = input.dpop_bound.unwrap_or(false);
         let mut change = self.changes.begin().await?;
         let agent = agents::get(change.tx(), tenant, agent_id, true)
@@ -365,7 +322,7 @@ impl Credentials {
     ) -> Result<CredentialRow, CredentialError> {
         let mut errors = Vec::new();
         let new_keys = (patch.jwks.is_some() || patch.jwks_uri.is_some()).then(|| {
-            keys_of(
+            client_keys::keys_of(
                 patch.jwks.as_ref(),
                 patch.jwks_uri.as_deref(),
                 &self.allowed,

@@ -50,10 +50,13 @@ pub async fn tenant_admin_reset(
     config: &Config,
     tenant: uuid::Uuid,
 ) -> anyhow::Result<serde_json::Value> {
-    let admin_clients =
-        tenants::clients::AdminClients::new(cli_changes(config).await?, startup::pepper(config));
+    let admin_clients = tenants::clients::AdminClients::new(
+        cli_changes(config).await?,
+        startup::pepper(config),
+        Vec::new(),
+    );
     let (row, secret) = admin_clients.reset(tenant).await?;
-    let mut made = tenants::clients::with_secret(&row, &secret);
+    let mut made = tenants::clients::with_secret(&row, Some(&secret));
     made["tenant_id"] = tenant.to_string().into();
     Ok(made)
 }

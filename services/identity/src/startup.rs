@@ -224,7 +224,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application<State>> {
                 .map(|c| c.expose().as_str()),
         ),
     ));
-    let admin_clients = web::Data::new(AdminClients::new(changes.clone(), pepper(&config)));
+    let admin_clients = web::Data::new(AdminClients::new(
+        changes.clone(),
+        pepper(&config),
+        config.federation_allowed_networks.clone(),
+    ));
     let delegations = web::Data::new(Delegations::new(changes.clone()));
     let tenants = web::Data::new(Tenants::new(changes, pepper(&config)));
     let subscriptions = web::Data::new(Subscriptions::new(

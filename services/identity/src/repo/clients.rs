@@ -433,3 +433,16 @@ pub async fn set_keys(
     .await?;
     Ok(())
 }
+
+/// Whether client row `id` authenticates with private_key_jwt.
+pub async fn is_key_client(
+    c: &impl GenericClient,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(c.query_opt(
+        "SELECT 1 FROM clients WHERE id = $1 AND auth_method = 'private_key_jwt'",
+        &[&id],
+    )
+    .await?
+    .is_some())
+}

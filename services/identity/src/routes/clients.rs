@@ -32,7 +32,7 @@ pub async fn create(
         .create(tenant, &actor(claims), &claims.scope, input)
         .await?;
     Ok(no_store(
-        HttpResponse::Created().json(clients::with_secret(&row, &secret)),
+        HttpResponse::Created().json(clients::with_secret(&row, secret.as_deref())),
     ))
 }
 
@@ -49,7 +49,7 @@ pub async fn rotate(
         .rotate(tenant, &actor(claims), &claims.scope, &path, input)
         .await?;
     Ok(no_store(
-        HttpResponse::Ok().json(clients::with_secret(&row, &secret)),
+        HttpResponse::Ok().json(clients::with_secret(&row, Some(&secret))),
     ))
 }
 

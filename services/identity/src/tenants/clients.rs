@@ -21,9 +21,11 @@ use uuid::Uuid;
 
 use crate::audit::change::{Change, Changes, Effect};
 use crate::audit::event::{NewEvent, format_time};
+use crate::client_keys;
 use crate::credentials::RotateInput;
 use crate::crypto::{self, Pepper};
 use crate::repo::admin_clients::{self as repo, AdminClientRow, NewAdminClient};
+use crate::repo::clients;
 use crate::repo::tenants;
 use crate::tokens::revocation::Kind;
 use domain::feed::actions;
@@ -42,6 +44,15 @@ pub struct NewAdminClientInput {
     name: String,
     /// Platform scopes, at least one.
     scopes: Vec<String>,
+    /// `client_secret` (default) or `private_key_jwt`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// private_key_jwt: the client's public keys.
+    jwks: Option<serde_json::Value>,
+    /// private_key_jwt: where the client publishes them.
+    jwks_uri: Option<String>,
+    /// Its tokens must be DPoP-bound.
+    dpop_bound: Option<bool>,
 }
 
 /// The API representation of an admin client (never its secret).
@@ -57,9 +68,12 @@ pub fn to_json(c: &AdminClientRow) -> serde_json::Value {
 }
 
 /// An admin client with its secret, as created or rotated (shown once).
-pub fn with_secret(c: &AdminClientRow, secret: &str) -> serde_json::Value {
+pub fn with_secret(c: &AdminClientRow, secret: Option<&str>) -> serde_json::Value {
     let mut v = to_json(c);
-    v["client_secret"] = secret.into();
+    match secret {
+        Some(secret) => v["client_secret"] = secret.into(),
+        None => v["type"] = "private_key_jwt".into(),
+    }
     v
 }
 
@@ -177,12 +191,19 @@ fn event(tenant: Uuid, actor: &str, action: &'static str, row: &AdminClientRow) 
 pub struct AdminClients {
     changes: Changes,
     pepper: Pepper,
+    /// `FEDERATION_ALLOWED_NETWORKS`: where plain-http `jwks_uri`s may be.
+    allowed: Vec<platform::net::Cidr>,
 }
 
 impl AdminClients {
-    /// Clients stored and changed through `changes`, secrets hashed with `pepper`.
-    pub fn new(changes: Changes, pepper: Pepper) -> Self {
-        Self { changes, pepper }
+    /// Clients stored and changed through `changes`, secrets hashed with `pepper`;
+    /// plain-http `jwks_uri`s only inside `allowed`.
+    pub fn new(changes: Changes, pepper: Pepper, allowed: Vec<platform::net::Cidr>) -> Self {
+        Self {
+            changes,
+            pepper,
+            allowed,
+        }
     }
 
     /// The tenant's admin clients, oldest first.
@@ -199,10 +220,18 @@ impl AdminClients {
         actor: &str,
         held: &str,
         input: NewAdminClientInput,
-    ) -> Result<(AdminClientRow, String), AdminClientError> {
+    ) -> Result<(AdminClientRow, Option<String>), AdminClientError> {
         let mut errors = Vec::new();
         let name = super::valid_text(&mut errors, "name", &input.name, 100);
         let scopes = platform_scopes(&mut errors, &input.scopes);
+        let keys = client_keys::requested(
+            input.kind.as_deref(),
+            input.jwks.as_ref(),
+            input.jwks_uri.as_deref(),
+            &self.allowed,
+            &mut errors,
+        );
+        let dpop_bound = input.dpop_bound.unwrap_or(false);
         if !errors.is_empty() {
             return Err(AdminClientError::Invalid(errors));
         }
@@ -217,8 +246,19 @@ impl AdminClients {
         let (row, secret) = self
             .created(&mut change, tenant, actor, &name, &scopes)
             .await?;
+        if keys.is_some() || dpop_bound {
+            let (jwks, uri) = keys.clone().unwrap_or_default();
+            clients::set_keys(
+                change.tx(),
+                row.id,
+                jwks.as_ref(),
+                uri.as_deref(),
+                dpop_bound,
+            )
+            .await?;
+        }
         change.commit().await?;
-        Ok((row, secret))
+        Ok((row, keys.is_none().then_some(secret)))
     }
 
     /// Stores a client in `change` and records `tenant.client.created`.
@@ -257,6 +297,12 @@ impl AdminClients {
             .await?
             .ok_or(AdminClientError::NotFound)?;
         must_hold(held, &current.scopes)?;
+        if clients::is_key_client(change.tx(), current.id).await? {
+            return Err(AdminClientError::Invalid(vec![FieldError::new(
+                "type",
+                "a private_key_jwt client has no secret to rotate",
+            )]));
+        }
         let secret = crypto::new_client_secret()?;
         let row = repo::rotate(
             change.tx(),

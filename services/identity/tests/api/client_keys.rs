@@ -271,3 +271,36 @@ async fn bad_keys_are_refused_and_jwks_uri_keys_are_fetched() {
     assert_eq!(token_with(&id, &assertion(&host), &[]).await.status, 200);
     assert_eq!(host.jwks_fetches(), 1);
 }
+
+#[tokio::test]
+async fn tenant_admin_clients_can_be_key_based() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(&env, &[]).await;
+    let w = world(&id, "Admin keys").await;
+    let key = EcKey::generate("admin");
+    let res = id
+        .api
+        .http
+        .post_json(
+            "/api/v1/tenants/me/clients",
+            Some(&w.admin),
+            &json!({"name": "deployer", "scopes": ["agents:read"], "type": "private_key_jwt", "jwks": key.jwks()}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert!(res.json().get("client_secret").is_none(), "{}", res.body);
+    let client_id = res.json()["client_id"].as_str().unwrap().to_owned();
+    let tok = token_with(&id, &key.assertion(&client_id, ISSUER, 300), &[]).await;
+    assert_eq!(tok.status, 200, "{}", tok.body);
+    assert_eq!(tok.json()["scope"], "agents:read");
+    let rotate = id
+        .api
+        .post_empty(
+            &format!("/api/v1/tenants/me/clients/{client_id}/rotate"),
+            &w.admin,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotate.status, 422, "{}", rotate.body);
+}

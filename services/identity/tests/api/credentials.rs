@@ -37,8 +37,12 @@ async fn credentials_are_shown_once_and_listed_without_secrets() {
         .unwrap();
     assert_eq!(list.status, 200);
     assert!(!list.body.contains(secret));
-    assert!(!list.body.contains("client_secret"));
-    assert_eq!(list.json()["data"].as_array().unwrap().len(), 2);
+    let items = list.json()["data"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    for item in &items {
+        assert!(item.get("client_secret").is_none(), "{item}");
+        assert_eq!(item["type"], "client_secret");
+    }
 
     // The restricted credential gets only its scopes; asking for more is invalid_scope.
     let cid = c["client_id"].as_str().unwrap();
