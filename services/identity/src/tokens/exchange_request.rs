@@ -1,7 +1,7 @@
 //! Reading a token exchange request (RFC 8693 §2.1): the subject token and its type, the
 //! options this server supports, and `agent_id` for federation.
 
-use super::request::{Params, RequestError};
+use super::form::{Params, RequestError};
 
 /// `grant_type` of token exchange (RFC 8693).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -79,69 +79,5 @@ impl Exchange {
             subject,
             agent_id,
         })
-    }
-}
-
-#[cfg(test)]
-mod exchange_tests {
-    use super::*;
-    use crate::tokens::request::{Grant, RawRequest, TokenRequest};
-
-    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
-
-    fn parse(body: &str, authorization: Option<&str>) -> Result<TokenRequest, RequestError> {
-        TokenRequest::parse(RawRequest {
-            content_type: FORM,
-            authorization,
-            body: body.as_bytes(),
-            ip: None,
-            url: "http://localhost:8080/oauth2/token",
-            dpop: None,
-        })
-    }
-
-    #[test]
-    fn token_exchange_reads_its_subject_and_needs_a_client_only_for_delegation() {
-        let gt = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange";
-        let fed = format!(
-            "{gt}&subject_token=a.b.c&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token"
-        );
-        let r = parse(&fed, None).unwrap();
-        assert!(r.credentials.is_none());
-        assert!(
-            matches!(r.grant, Grant::TokenExchange(ref e) if e.subject == SubjectType::External)
-        );
-        assert!(matches!(
-            parse(&fed, Some("Basic YTpi")),
-            Err(RequestError::Invalid(_))
-        ));
-        let del = format!(
-            "{gt}&subject_token=t&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"
-        );
-        assert_eq!(parse(&del, None).unwrap_err(), RequestError::InvalidClient);
-        assert!(
-            parse(&del, Some("Basic YTpi"))
-                .unwrap()
-                .credentials
-                .is_some()
-        );
-        for bad in [
-            format!("{gt}&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt"),
-            format!("{gt}&subject_token=t&subject_token_type=saml"),
-            format!("{fed}&actor_token=x"),
-            format!("{fed}&agent_id=nope"),
-            format!("{del}&agent_id=0191e5a8-7e4c-7a3b-9f00-1234567890ab"),
-            format!(
-                "{fed}&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token"
-            ),
-        ] {
-            assert!(
-                matches!(
-                    parse(&bad, Some("Basic YTpi")),
-                    Err(RequestError::Invalid(_))
-                ),
-                "{bad}"
-            );
-        }
     }
 }

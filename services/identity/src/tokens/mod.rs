@@ -7,6 +7,7 @@ pub mod cache;
 pub mod client_auth;
 pub mod exchange;
 pub mod exchange_request;
+pub mod form;
 pub mod grant;
 pub mod introspection;
 pub mod issue;
