@@ -1,8 +1,16 @@
 -- wrk script: POST /oauth2/token with single-use requests (client assertions, external tokens,
--- DPoP proofs) from the file named by ONETIME_REQUESTS, a Lua table of {body, auth, dpop}
--- (see token-methods.sh). Each request can succeed once: every thread walks its own slice.
+-- DPoP proofs) from the file named by ONETIME_REQUESTS, one per line: body, Authorization
+-- and DPoP headers, tab-separated, `-` for none (see token-methods.sh). Each request can succeed once: every thread walks its own slice.
 -- Prints one JSON line, as token.lua does.
-local requests = dofile(os.getenv("ONETIME_REQUESTS"))
+local requests = {}
+for line in io.lines(os.getenv("ONETIME_REQUESTS")) do
+  local body, auth, dpop = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)$")
+  requests[#requests + 1] = {
+    body = body,
+    auth = auth ~= "-" and auth or nil,
+    dpop = dpop ~= "-" and dpop or nil,
+  }
+end
 local threads = tonumber(os.getenv("ONETIME_THREADS") or "2")
 local offset = tonumber(os.getenv("ONETIME_OFFSET") or "0")
 local counter = 0

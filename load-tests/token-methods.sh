@@ -9,18 +9,18 @@
 #   load-tests/token-methods.sh
 #
 # Builds release binaries, runs identity alone on a private database (audit events on, as in
-# production) and testkit's fake GitHub OIDC issuer. Variables: ROUNDS (2), DURATION (8s),
-# CONNECTIONS (64), THREADS (2), TOKENS (single-use requests per method and turn, 40000).
+# production) and testkit's fake GitHub OIDC issuer. Variables: ROUNDS (2), DURATION (6s),
+# CONNECTIONS (64), THREADS (2), TOKENS (single-use requests per method and turn, 60000).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../scripts/lib.sh"
 ensure_postgres
 ensure_redis
 ROUNDS=${ROUNDS:-2}
-DURATION=${DURATION:-8s}
+DURATION=${DURATION:-6s}
 CONNS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-PER_TURN=${TOKENS:-40000}
+PER_TURN=${TOKENS:-60000}
 TARGET="${CARGO_TARGET_DIR:-$HERE/../target}"
 (cd "$HERE/.." && cargo build -q --release -p identity && cargo build -q --release -p testkit --example token_bench)
 WORK=$(mktemp -d)
@@ -64,7 +64,7 @@ for _ in $(seq 900); do [ -f "$WORK/ready" ] && break; sleep 0.5; done
 URL="http://127.0.0.1:$PORT/oauth2/token"
 run() { wrk -t"$THREADS" -c"$CONNS" --latency "$@" "$URL" | tail -n 1; }
 onetime() {
-  ONETIME_REQUESTS="$WORK/$1.lua" ONETIME_OFFSET="$2" ONETIME_THREADS="$THREADS" \
+  ONETIME_REQUESTS="$WORK/$1.txt" ONETIME_OFFSET="$2" ONETIME_THREADS="$THREADS" \
     run -d"$DURATION" -s "$HERE/onetime.lua"
 }
 TOKEN_CREDS="$WORK/creds.lua" wrk -t"$THREADS" -c"$CONNS" -d2s -s "$HERE/token.lua" "$URL" >/dev/null

@@ -245,6 +245,25 @@ impl Redis {
         }
     }
 
+    /// Records `key` for `ttl_ms` unless it exists (`SET NX PX`): `true` the first time, on
+    /// any instance; the single-use check of tokens, assertions and proofs.
+    pub async fn set_once(&self, key: &str, ttl_ms: i64) -> Result<bool, RedisFailure> {
+        let key = key.to_owned();
+        let set: Option<String> = self
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms.max(1))
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(set.is_some())
+    }
+
     /// `PING` (health checks). Tries to connect even when a retry is not yet due.
     pub async fn ping(&self) -> Result<(), RedisFailure> {
         if !self.is_up()

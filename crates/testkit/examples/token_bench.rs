@@ -6,7 +6,8 @@
 //!   token_bench BASE N OUT_DIR
 //!
 //! Writes into OUT_DIR: `creds.lua` (the secret credential's Authorization header), and
-//! `private_key_jwt.lua`, `exchange.lua`, `dpop.lua` (N requests each: `{body, auth, dpop}`),
+//! `private_key_jwt.txt`, `exchange.txt`, `dpop.txt` (N requests each, one per line: body,
+//! Authorization, DPoP, tab-separated),
 //! then `ready`, and serves the issuer until its standard input closes. DPoP proofs are
 //! made last and dated 50 s ahead, so they stay fresh for about two minutes.
 
@@ -169,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
         }),
     )
     .await?;
-    write(out.join("private_key_jwt.lua"), &assertions)?;
+    write(out.join("private_key_jwt.txt"), &assertions)?;
     let (g, a) = (gh.clone(), aud.clone());
     let externals = minted(
         n,
@@ -193,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         }),
     )
     .await?;
-    write(out.join("exchange.lua"), &externals)?;
+    write(out.join("exchange.txt"), &externals)?;
     let (k, u, b) = (key.clone(), token_url.clone(), basic.clone());
     let ahead = now() + 50;
     let proofs = minted(
@@ -204,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
         }),
     )
     .await?;
-    write(out.join("dpop.lua"), &proofs)?;
+    write(out.join("dpop.txt"), &proofs)?;
     println!(
         "minted {n} requests per method in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod delegations;
 pub mod did;
 pub mod federation;
+pub mod keyed_cache;
 pub mod keys;
 pub mod migrations;
 pub mod repo;

@@ -155,19 +155,7 @@ impl Verifier {
             &format!("dpop:{}", super::dpop::sha256_b64(jti.as_bytes())),
         );
         let ttl_ms = (2 * super::dpop::MAX_AGE_SECS + 60) * 1000;
-        let set: Result<Option<String>, _> = r
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl_ms)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await;
-        set.map(|s| s.is_some()).map_err(|e| {
+        r.set_once(&key, ttl_ms).await.map_err(|e| {
             tracing::warn!(error = %e, "DPoP replay store unavailable");
             AuthError::Unavailable
         })

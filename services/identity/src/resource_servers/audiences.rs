@@ -8,18 +8,15 @@
 //! a lookup whose future is dropped leaves the query to the next one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use platform::Failure;
 use platform::db::Db;
-use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use crate::keyed_cache::KeyedCache;
 use crate::repo::resource_servers;
-
-/// Tenants kept beyond which expired entries are dropped.
-const SWEEP_AT: usize = 10_000;
 
 /// A tenant's resource servers: identifier → the scopes it defines.
 #[derive(Debug, Default)]
@@ -32,67 +29,26 @@ impl TenantAudiences {
     }
 }
 
-struct Entry {
-    created: Instant,
-    servers: OnceCell<Arc<TenantAudiences>>,
-}
-
 /// The cache; cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Audiences {
-    entries: Arc<Mutex<HashMap<Uuid, Arc<Entry>>>>,
-    ttl: Duration,
+    cache: KeyedCache<Uuid, Arc<TenantAudiences>>,
     db: Db,
-}
-
-impl std::fmt::Debug for Audiences {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Audiences").field("ttl", &self.ttl).finish()
-    }
 }
 
 impl Audiences {
     /// A cache over `db` trusting what it read for `ttl`.
     pub fn new(db: Db, ttl: Duration) -> Self {
         Self {
-            entries: Arc::new(Mutex::new(HashMap::new())),
-            ttl,
+            cache: KeyedCache::new(ttl),
             db,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Entry>>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The entry of `tenant`, a new one when there is none or it expired.
-    fn entry(&self, tenant: Uuid) -> Arc<Entry> {
-        let mut map = self.lock();
-        if let Some(e) = map.get(&tenant)
-            && e.created.elapsed() < self.ttl
-        {
-            return e.clone();
-        }
-        if map.len() >= SWEEP_AT {
-            let ttl = self.ttl;
-            map.retain(|_, e| e.created.elapsed() < ttl);
-        }
-        let e = Arc::new(Entry {
-            created: Instant::now(),
-            servers: OnceCell::new(),
-        });
-        map.insert(tenant, e.clone());
-        e
-    }
-
     /// The resource servers of `tenant`, from the cache when fresh, else from PostgreSQL.
     pub async fn of(&self, tenant: Uuid) -> Result<Arc<TenantAudiences>, Failure> {
-        let entry = self.entry(tenant);
-        entry
-            .servers
-            .get_or_try_init(|| async {
+        self.cache
+            .get_or_load(&tenant, || async {
                 let c = self.db.get().await?;
                 let rows = resource_servers::audiences(&c, tenant).await?;
                 Ok::<_, Failure>(Arc::new(TenantAudiences(
@@ -102,11 +58,10 @@ impl Audiences {
                 )))
             })
             .await
-            .cloned()
     }
 
     /// Forgets `tenant`'s resource servers (after a change on this instance).
     pub fn invalidate(&self, tenant: Uuid) {
-        self.lock().remove(&tenant);
+        self.cache.invalidate(&tenant);
     }
 }

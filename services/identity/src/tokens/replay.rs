@@ -3,7 +3,7 @@
 //! accepted once. A Redis failure refuses (a replay check is never skipped).
 
 use platform::Failure;
-use platform::redis::{Redis, redis};
+use platform::redis::Redis;
 use time::OffsetDateTime;
 
 /// Kept this long past `exp`, beyond every verification leeway.
@@ -21,20 +21,9 @@ impl Replays {
         let key = self.0.key("once", &format!("{what}:{digest}"));
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let ttl_ms = ((exp - now).max(0) + AFTER_EXPIRY_SECS) * 1000;
-        let set: Option<String> = self
-            .0
-            .run(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl_ms)
-                    .query_async(&mut c)
-                    .await
-            })
+        self.0
+            .set_once(&key, ttl_ms)
             .await
-            .map_err(|e| Failure::from(anyhow::anyhow!("replay store: {e}")))?;
-        Ok(set.is_some())
+            .map_err(|e| Failure::from(anyhow::anyhow!("replay store: {e}")))
     }
 }
