@@ -35,23 +35,16 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// One request as a Lua table entry.
+/// One request as a line: body, Authorization and DPoP headers (`-` for none), tab-separated.
 fn entry(body: &str, auth: Option<&str>, dpop: Option<&str>) -> String {
-    let q = |v: Option<&str>| v.map_or("nil".to_owned(), |v| format!("\"{v}\""));
-    format!(
-        "  {{body = \"{body}\", auth = {}, dpop = {}}},\n",
-        q(auth),
-        q(dpop)
-    )
+    format!("{body}\t{}\t{}\n", auth.unwrap_or("-"), dpop.unwrap_or("-"))
 }
 
 fn write(path: std::path::PathBuf, entries: &[String]) -> anyhow::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(f, "return {{")?;
     for e in entries {
         f.write_all(e.as_bytes())?;
     }
-    writeln!(f, "}}")?;
     Ok(f.flush()?)
 }
 
