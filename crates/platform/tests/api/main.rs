@@ -8,6 +8,7 @@ mod auth;
 mod budget;
 mod health;
 mod limits;
+mod listeners;
 mod pool;
 mod proxies;
 mod service_main;

@@ -18,6 +18,7 @@ mod credentials;
 mod feed;
 mod helpers;
 mod keys;
+mod listeners;
 mod oauth;
 mod privileges;
 mod resource_servers;
