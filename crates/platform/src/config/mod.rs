@@ -22,7 +22,7 @@ mod stores;
 
 pub use billing::BillingSettings;
 pub use common::{CommonConfig, read_common};
-pub use env::Env;
+pub use env::{Env, FILE_VARIABLES};
 pub use http::{HttpConfig, InternalConfig};
 pub use limits::LimitTable;
 pub use observability::{HealthConfig, TelemetryConfig};

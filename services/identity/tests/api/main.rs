@@ -17,6 +17,7 @@ mod crash;
 mod credentials;
 mod feed;
 mod helpers;
+mod kek_rotation;
 mod keys;
 mod listeners;
 mod oauth;
