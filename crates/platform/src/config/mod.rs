@@ -28,4 +28,4 @@ pub use limits::LimitTable;
 pub use observability::{HealthConfig, TelemetryConfig};
 pub use reader::{ConfigError, ConfigErrors, Reader};
 pub use service::ServiceKind;
-pub use stores::{DatabaseConfig, RedisConfig};
+pub use stores::{DatabaseConfig, PgTls, RedisConfig};

@@ -13,3 +13,4 @@ mod pool;
 mod proxies;
 mod service_main;
 mod support;
+mod tls;
