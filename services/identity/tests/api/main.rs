@@ -13,6 +13,7 @@ mod audit;
 mod bounded;
 mod cards;
 mod changes;
+mod commands;
 mod crash;
 mod credentials;
 mod feed;
