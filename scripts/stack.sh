@@ -148,7 +148,8 @@ start_ingress() {
   local user_directive=""; [ "$(id -u)" = 0 ] && user_directive="user root;"
   mkdir -p "$NGINX/tmp"
   sed -e "s#@PREFIX@#$NGINX#g" -e "s#@INGRESS_PORT@#$INGRESS_PORT#g" \
-      -e "s#@USER_DIRECTIVE@#$user_directive#g" \
+      -e "s#@USER_DIRECTIVE@#$user_directive#g" -e "s#@LISTEN_ADDRESS@#127.0.0.1#g" \
+      -e "s#@\(IDENTITY\|MARKETPLACE\|BILLING\|ANALYTICS\)_HOST@#127.0.0.1#g" \
       -e "s#@IDENTITY_PORT@#${PORTS[identity]}#g" -e "s#@MARKETPLACE_PORT@#${PORTS[marketplace]}#g" \
       -e "s#@BILLING_PORT@#${PORTS[billing]}#g" -e "s#@ANALYTICS_PORT@#${PORTS[analytics]}#g" \
       "$ROOT/deploy/nginx/agentidp.conf.tmpl" > "$NGINX/nginx.conf"

@@ -6,7 +6,9 @@ import pathlib
 import unittest
 
 import check
+import check_compose
 import rules
+import yaml
 
 NGINX = (check.ROOT / "deploy" / "nginx" / "agentidp.conf.tmpl").read_text()
 
@@ -116,6 +118,24 @@ class Rules(unittest.TestCase):
             pr["spec"]["groups"][0]["rules"] = [
                 r for r in pr["spec"]["groups"][0]["rules"] if r["alert"] != "AgentIdPRedisDown"]
         self.assertReported(self.broken(change), "no alert AgentIdPRedisDown")
+
+
+class Compose(unittest.TestCase):
+    def setUp(self):
+        self.compose = yaml.safe_load((check.ROOT / "deploy" / "compose.yaml").read_text())
+        self.env = (check.ROOT / ".env.example").read_text()
+
+    def test_the_compose_file_passes(self):
+        self.assertEqual(check_compose.problems(self.compose, self.env), [])
+
+    def test_a_writable_root_a_secret_in_a_migration_or_an_unlisted_variable_is_reported(self):
+        self.compose["services"]["billing"]["read_only"] = False
+        self.compose["services"]["identity-migrate"]["environment"]["KEY_ENCRYPTION_KEY"] = "x"
+        env = self.env.replace("POSTGRES_PASSWORD=", "")
+        p = check_compose.problems(self.compose, env)
+        self.assertIn("billing: root filesystem is not read-only", p)
+        self.assertIn("identity-migrate: must run `migrate` with DATABASE_URL only", p)
+        self.assertIn("compose reads ${POSTGRES_PASSWORD} but .env.example does not list it", p)
 
 
 if __name__ == "__main__":
