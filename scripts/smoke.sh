@@ -40,16 +40,33 @@ code=$(curl -s -o /tmp/agentidp-smoke.json -w '%{http_code}' "http://127.0.0.1:$
 [ "$code" = 200 ] && grep -q '"enterprise"' /tmp/agentidp-smoke.json || die "the tier table is not served through the ingress ($code)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$INGRESS_PORT/internal/v1/events")
 [ "$code" = 404 ] || die "/internal is routed by the ingress ($code)"
-# The services reach each other over their internal ports: the marketplace and analytics
-# read identity's change feed there (IDENTITY_URL) until they have caught up.
-for s in marketplace analytics; do
-  ok=""
-  for _ in $(seq 100); do
-    if curl -fs "http://127.0.0.1:${INTERNAL[$s]}/metrics" | grep -q '^agentidp_feed_caught_up{.*} 1$'; then ok=1; break; fi
-    sleep 0.1
-  done
-  [ -n "$ok" ] || die "$s has not caught up with identity's change feed over the internal port"
+# The services reach each other over their internal ports: an agent registered through the
+# ingress reaches the marketplace (which reads identity's change feed on identity's internal
+# port) and analytics counts the events it read the same way.
+json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+tenant="$DEV/demo-tenant-$STACK_DB.json"
+[ -f "$tenant" ] || die "no demo tenant was seeded"
+token=$(curl -fsS -u "$(json '["client_id"]' < "$tenant"):$(json '["client_secret"]' < "$tenant")" \
+  -d grant_type=client_credentials "$ingress/oauth2/token" | json '["access_token"]')
+agent=$(curl -fsS -H "authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"name":"smoke agent","description":"Registered by the smoke test","agent_type":"monitor",
+       "version":"1.0.0","capabilities":["smoke:run"],"owner":"smoke@example.com",
+       "deployment_env":"development","tags":["smoke"]}' \
+  "$ingress/api/v1/agents" | json '["id"]')
+listed=""
+for _ in $(seq 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$ingress/api/v1/marketplace/agents/$agent")
+  [ "$code" = 200 ] && { listed=1; break; }
+  sleep 0.1
 done
+[ -n "$listed" ] || die "the marketplace did not list the new agent (identity's feed over the internal port)"
+applied=""
+for _ in $(seq 100); do
+  if curl -fs "http://127.0.0.1:${INTERNAL[analytics]}/metrics" \
+      | grep -q '^agentidp_feed_events_applied_total{.*} [1-9]'; then applied=1; break; fi
+  sleep 0.1
+done
+[ -n "$applied" ] || die "analytics applied no event of identity's feed over the internal port"
 log "smoke test passed"
 "$ROOT/scripts/stack.sh" down
 trap - EXIT
