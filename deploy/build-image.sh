@@ -49,7 +49,7 @@ mkdir -p "$root/etc" "$root/tmp"; chmod 1777 "$root/tmp"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nagentidp:x:10001:10001::/nonexistent:/sbin/nologin\n' > "$root/etc/passwd"
 printf 'root:x:0:\nagentidp:x:10001:\n' > "$root/etc/group"
 buildah unmount "$ctr" >/dev/null
-buildah config --format docker \
+BUILDAH_FORMAT=docker buildah config \
   --user 10001:10001 --port 8080 --port 9090 \
   --env HOST=0.0.0.0 --env PORT=8080 --env INTERNAL_PORT=9090 --env LOG_FORMAT=json \
   --healthcheck 'CMD ["/usr/local/bin/agentidp-service", "healthcheck"]' \
