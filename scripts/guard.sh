@@ -3,7 +3,8 @@
 #   1. the checker's own tests, then the checker (import cycles, layers, file sizes,
 #      dependency direction: scripts/guard/check.py);
 #   2. cargo-deny: licences, duplicate crates, sources (deny.toml);
-#   3. rustdoc with warnings denied (broken intra-doc links, bad markup).
+#   3. rustdoc with warnings denied (broken intra-doc links, bad markup);
+#   4. the deployment files: Kubernetes manifests, Dockerfile, compose (deploy-check.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,4 +19,5 @@ fi
 cargo deny --log-level error check licenses bans sources
 
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
+"$ROOT/scripts/deploy-check.sh"
 log "guard: ok"

@@ -8,20 +8,30 @@
 #   scripts/stack.sh status   show what is running
 #
 # Variables: STACK_PROFILE (release|debug, default release), INGRESS_PORT (8080),
-# STACK_DB (agentidp), STACK_FRESH_DB=1 (start from an empty database), DATABASE_URL / REDIS_URL (use these servers instead of local ones),
-# plus any service variable (docs/ENVIRONMENT.md), passed through to every service.
+# STACK_DB (agentidp), STACK_FRESH_DB=1 (start from an empty database: only a database this
+# script created is ever dropped), DATABASE_URL / REDIS_URL (use these servers instead of
+# local ones), STACK_DEV_DIR (state: private servers, secrets, logs; default .dev),
+# CARGO_TARGET_DIR (honoured), plus any service variable (docs/ENVIRONMENT.md), passed
+# through to every service.
+#
+# Each service listens on its public port (8081-8084, behind the ingress) and on its
+# internal port (9081-9084: /internal, /metrics, /health/detailed), which the services use
+# to call each other.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 SERVICES=(identity marketplace billing analytics)
 declare -A PORTS=([identity]=8081 [marketplace]=8082 [billing]=8083 [analytics]=8084)
+declare -A INTERNAL_PORTS=([identity]=9081 [marketplace]=9082 [billing]=9083 [analytics]=9084)
+# Marks a database this script created: the only kind it ever drops.
+STACK_MARK="created by agentidp scripts/stack.sh"
 PROFILE=${STACK_PROFILE:-release}
 INGRESS_PORT=${INGRESS_PORT:-8080}
 STACK_DB=${STACK_DB:-agentidp}
 PIDS="$DEV/pids"; LOGS="$DEV/logs"; NGINX="$DEV/nginx"
 mkdir -p "$PIDS" "$LOGS" "$NGINX/tmp"
 
-bin_dir() { if [ "$PROFILE" = release ]; then echo "$ROOT/target/release"; else echo "$ROOT/target/debug"; fi; }
+bin_dir() { if [ "$PROFILE" = release ]; then echo "$(target_dir)/release"; else echo "$(target_dir)/debug"; fi; }
 
 build() {
   log "building the service binaries ($PROFILE)"
@@ -49,18 +59,38 @@ configure() {
   ensure_postgres
   ensure_redis
   secrets
-  if [ "${STACK_FRESH_DB:-0}" = 1 ] || [ "$NEW_SECRETS" = 1 ]; then
-    # Its keys (if it exists) are sealed with secrets this checkout does not have.
-    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $STACK_DB WITH (FORCE)" >/dev/null
-    rm -f "$DEV/demo-tenant-$STACK_DB.json"
+  [[ "$STACK_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "STACK_DB must be a plain lower-case name"
+  local exists mark
+  exists=$(psql -w "$PG_ADMIN_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname='$STACK_DB'")
+  mark=$(psql -w "$PG_ADMIN_URL" -qtAc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname='$STACK_DB'")
+  if [ -n "$exists" ] && [ "$mark" != "$STACK_MARK" ]; then
+    # Made by an earlier version of this script (before the mark) if it holds nothing but
+    # the services' schemas; anything else is someone's data.
+    local foreign
+    foreign=$(psql -w "$PG_BASE/$STACK_DB" -qtAc "SELECT count(*) FROM pg_namespace n
+        WHERE nspname NOT IN ('identity','marketplace','billing','analytics','public','information_schema')
+          AND nspname NOT LIKE 'pg\_%'
+        OR (nspname = 'public' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid))")
+    [ "$foreign" = 0 ] || die "database $STACK_DB exists and was not created by this script; it is left alone: choose another STACK_DB"
+    psql -w "$PG_ADMIN_URL" -qc "COMMENT ON DATABASE $STACK_DB IS '$STACK_MARK'" >/dev/null
   fi
-  psql "$PG_ADMIN_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname='$STACK_DB'" | grep -q 1 \
-    || psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $STACK_DB" >/dev/null
+  if [ -n "$exists" ] && { [ "${STACK_FRESH_DB:-0}" = 1 ] || [ "$NEW_SECRETS" = 1 ]; }; then
+    # Its keys are sealed with secrets this checkout does not have (or a fresh start was
+    # asked for); it is ours (marked when created), so it may go.
+    psql -w "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $STACK_DB WITH (FORCE)" >/dev/null
+    rm -f "$DEV/demo-tenant-$STACK_DB.json"
+    exists=""
+  fi
+  if [ -z "$exists" ]; then
+    psql -w "$PG_ADMIN_URL" -qc "CREATE DATABASE $STACK_DB" >/dev/null
+    psql -w "$PG_ADMIN_URL" -qc "COMMENT ON DATABASE $STACK_DB IS '$STACK_MARK'" >/dev/null
+  fi
   export DATABASE_URL="$PG_BASE/$STACK_DB"
   export REDIS_URL="$REDIS_BASE_URL"
   export PUBLIC_URL="${PUBLIC_URL:-http://localhost:$INGRESS_PORT}"
-  export IDENTITY_URL="http://127.0.0.1:${PORTS[identity]}"
-  export BILLING_URL="http://127.0.0.1:${PORTS[billing]}"
+  # Services call each other on their internal ports (JWKS, change feed, usage).
+  export IDENTITY_URL="http://127.0.0.1:${INTERNAL_PORTS[identity]}"
+  export BILLING_URL="http://127.0.0.1:${INTERNAL_PORTS[billing]}"
   export HOST=127.0.0.1
   # The ingress (nginx on this machine) forwards the client's address in X-Forwarded-For.
   export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.0/8,::1/128}"
@@ -106,7 +136,7 @@ start_services() {
     fi
     (
       service_env "$s"
-      PORT=${PORTS[$s]} nohup "$(bin_dir)/$s" serve >>"$LOGS/$s.log" 2>&1 &
+      PORT=${PORTS[$s]} INTERNAL_PORT=${INTERNAL_PORTS[$s]} nohup "$(bin_dir)/$s" serve >>"$LOGS/$s.log" 2>&1 &
       echo $! > "$PIDS/$s.pid"
     )
   done
@@ -118,7 +148,8 @@ start_ingress() {
   local user_directive=""; [ "$(id -u)" = 0 ] && user_directive="user root;"
   mkdir -p "$NGINX/tmp"
   sed -e "s#@PREFIX@#$NGINX#g" -e "s#@INGRESS_PORT@#$INGRESS_PORT#g" \
-      -e "s#@USER_DIRECTIVE@#$user_directive#g" \
+      -e "s#@USER_DIRECTIVE@#$user_directive#g" -e "s#@LISTEN_ADDRESS@#127.0.0.1#g" \
+      -e "s#@\(IDENTITY\|MARKETPLACE\|BILLING\|ANALYTICS\)_HOST@#127.0.0.1#g" \
       -e "s#@IDENTITY_PORT@#${PORTS[identity]}#g" -e "s#@MARKETPLACE_PORT@#${PORTS[marketplace]}#g" \
       -e "s#@BILLING_PORT@#${PORTS[billing]}#g" -e "s#@ANALYTICS_PORT@#${PORTS[analytics]}#g" \
       "$ROOT/deploy/nginx/agentidp.conf.tmpl" > "$NGINX/nginx.conf"
@@ -156,7 +187,7 @@ print_urls() {
 
 AgentIdP is running behind the ingress at $base
   health        $base/health/{identity,marketplace,billing,analytics}/{live,ready}
-  detailed      http://127.0.0.1:{${PORTS[identity]},${PORTS[marketplace]},${PORTS[billing]},${PORTS[analytics]}}/health/detailed (service ports, not the ingress)
+  detailed      http://127.0.0.1:{${INTERNAL_PORTS[identity]},${INTERNAL_PORTS[marketplace]},${INTERNAL_PORTS[billing]},${INTERNAL_PORTS[analytics]}}/health/detailed (internal ports, not the ingress; /metrics there too)
   OAuth 2.0     $base/oauth2/token   $base/.well-known/openid-configuration
   JWKS          $base/.well-known/jwks.json
   marketplace   $base/api/v1/marketplace/agents
@@ -190,7 +221,7 @@ down() {
 status() {
   for s in "${SERVICES[@]}"; do
     local f="$PIDS/$s.pid" state="stopped"
-    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && state="running (pid $(cat "$f"), port ${PORTS[$s]})"
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && state="running (pid $(cat "$f"), port ${PORTS[$s]}, internal port ${INTERNAL_PORTS[$s]})"
     printf '%-12s %s\n' "$s" "$state"
   done
 }

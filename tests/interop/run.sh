@@ -8,14 +8,29 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 source "$ROOT/scripts/lib.sh"
 
+# The checks' libraries: in a virtualenv where this Python can make one, else in a
+# directory of their own on PYTHONPATH (no python3-venv needed, nothing written to the
+# system's site-packages, PEP 668 respected).
 VENV="$ROOT/.venv-interop"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+if [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >/dev/null 2>&1; then
+  PYTHON="$VENV/bin/python"
+  "$PYTHON" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+else
+  rm -rf "$VENV"
+  SITE="$DEV/interop-site"
+  if ! cmp -s "$HERE/requirements.txt" "$SITE/.requirements.txt"; then
+    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+    rm -rf "$SITE"
+    python3 -m pip install -q --disable-pip-version-check --target "$SITE" -r "$HERE/requirements.txt" \
+      || python3 -m pip install -q --disable-pip-version-check --break-system-packages --target "$SITE" -r "$HERE/requirements.txt"
+    cp "$HERE/requirements.txt" "$SITE/.requirements.txt"
+  fi
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  PYTHON=python3
 fi
-"$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
 
 (cd "$ROOT" && cargo build -q --bins -p identity -p billing -p analytics)
-BIN="$ROOT/target/debug"
+BIN="$(target_dir)/debug"
 
 ADMIN_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DB="agentidp_interop_$$"
@@ -70,7 +85,7 @@ curl -fs -o /dev/null "$ANALYTICS_URL/health/ready" || { cat "$LOG"; die "analyt
 status=0
 for check in "$HERE"/check_*.py; do
   log "interop: $(basename "$check")"
-  "$VENV/bin/python" "$check" "http://127.0.0.1:$PORT" "http://127.0.0.1:$BILLING_PORT" || status=1
+  "$PYTHON" "$check" "http://127.0.0.1:$PORT" "http://127.0.0.1:$BILLING_PORT" || status=1
 done
 [ $status = 0 ] || { tail -n 40 "$LOG"; tail -n 40 "$BILLING_LOG"; die "interoperability checks failed"; }
 log "interop: all checks passed"

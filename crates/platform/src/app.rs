@@ -138,6 +138,7 @@ impl Core {
 /// A bound, not yet running, application with its service-specific state `S`.
 pub struct Application<S> {
     port: u16,
+    internal_port: Option<u16>,
     server: Server,
     core: Core,
     /// The service's own state (shared with its handlers).
@@ -148,6 +149,7 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Application<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application")
             .field("port", &self.port)
+            .field("internal_port", &self.internal_port)
             .field("core", &self.core)
             .field("state", &self.state)
             .finish()
@@ -155,22 +157,43 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Application<S> {
 }
 
 impl<S> Application<S> {
-    /// Binds the listener and builds the server around `routes`.
+    /// Binds the listener (and the internal one when `INTERNAL_PORT` is set) and builds the
+    /// server around `routes`.
     pub fn start<F>(core: Core, state: S, health: HealthChecker, routes: F) -> anyhow::Result<Self>
     where
         F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     {
         let listener = server::bind(&core.config)?;
         let port = listener.local_addr()?.port();
-        let server = server::serve(&core.config, listener, core.http_context(), health, routes)?;
+        let internal = server::bind_internal(&core.config)?;
+        let internal_port = internal
+            .as_ref()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .transpose()?;
+        let server = server::serve(
+            &core.config,
+            listener,
+            internal,
+            core.http_context(),
+            health,
+            routes,
+        )?;
         tracing::info!(
             service = core.config.service.name(),
             address = %format!("{}:{port}", core.config.http.host),
             version = env!("CARGO_PKG_VERSION"),
             "listening"
         );
+        if let Some(p) = internal_port {
+            tracing::info!(
+                service = core.config.service.name(),
+                address = %format!("{}:{p}", core.config.http.host),
+                "listening (internal: /internal, /metrics, /health/detailed)"
+            );
+        }
         Ok(Self {
             port,
+            internal_port,
             server,
             core,
             state,
@@ -180,6 +203,11 @@ impl<S> Application<S> {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound internal port (`INTERNAL_PORT`), if any.
+    pub fn internal_port(&self) -> Option<u16> {
+        self.internal_port
     }
 
     /// The shared runtime objects.

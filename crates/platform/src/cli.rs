@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use crate::app::Application;
-use crate::config::{CommonConfig, ConfigErrors, Env};
+use crate::config::{CommonConfig, ConfigErrors, Env, ServiceKind, read_common};
 use crate::telemetry;
 
 /// The subcommands every service has.
@@ -18,10 +18,14 @@ use crate::telemetry;
 pub enum Command {
     /// Serve HTTP until SIGTERM/SIGINT (the default).
     Serve,
-    /// Apply this service's database migrations and exit.
+    /// Apply this service's database migrations and exit. Reads only the common settings
+    /// (DATABASE_URL and the logging ones), so a migration job needs no other secret.
     Migrate,
     /// Check the environment and exit (0 valid, 2 invalid).
     ValidateConfig,
+    /// Exit 0 when this service answers `GET /health/live` on its own port (a container's
+    /// HEALTHCHECK: the image has no shell or curl).
+    Healthcheck,
 }
 
 /// What a service binary provides to [`run`].
@@ -33,6 +37,8 @@ pub trait ServiceMain {
     type Config: Send + 'static;
     /// The service's application state.
     type State: Send + 'static;
+    /// Which service this is (its schema, its default port).
+    const KIND: ServiceKind;
 
     /// Reads the configuration from `env`, reporting every problem.
     fn read_config(env: &Env) -> Result<Self::Config, ConfigErrors>;
@@ -113,9 +119,50 @@ where
     print_outcome(result)
 }
 
+/// `migrate`: only the common settings are read (a migration job is given `DATABASE_URL`
+/// and nothing else), then the migrations are applied.
+fn migrate<S: ServiceMain>(env: &Env) -> ExitCode {
+    let common = match read_common(env, S::KIND) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = write!(std::io::stderr(), "{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match start_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let result = rt.block_on(async move {
+        let service = common.service.name();
+        let guard = telemetry::init(service, &common.telemetry)?;
+        let result = crate::db::migrate(&common.database, service, S::migrations()).await;
+        if let Ok(applied) = &result {
+            tracing::info!(service, applied, "migrations applied");
+        }
+        guard.shutdown();
+        result.map(|_| ())
+    });
+    exit_code(result)
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs one of the shared subcommands to completion.
 pub fn run<S: ServiceMain>(command: Command) -> ExitCode {
     let env = Env::from_process();
+    if command == Command::Migrate {
+        return migrate::<S>(&env);
+    }
     let cfg = match load_config::<S>(&env) {
         Ok(c) => c,
         Err(code) => return code,
@@ -133,13 +180,8 @@ pub fn run<S: ServiceMain>(command: Command) -> ExitCode {
         let service = common.service.name();
         let guard = telemetry::init(service, &common.telemetry)?;
         let result = match command {
-            Command::Migrate => {
-                let applied =
-                    crate::db::migrate(&common.database, service, S::migrations()).await?;
-                tracing::info!(service, applied, "migrations applied");
-                Ok(())
-            }
-            Command::Serve | Command::ValidateConfig => {
+            Command::Healthcheck => healthcheck(common).await,
+            Command::Serve | Command::ValidateConfig | Command::Migrate => {
                 let app = S::build(cfg).await?;
                 app.run_until_stopped().await
             }
@@ -147,12 +189,29 @@ pub fn run<S: ServiceMain>(command: Command) -> ExitCode {
         guard.shutdown();
         result
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "exiting");
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::FAILURE
+    exit_code(result)
+}
+
+/// `healthcheck`: `GET /health/live` on this process's own port answers 200 within 2 s.
+async fn healthcheck(common: &CommonConfig) -> anyhow::Result<()> {
+    let host = if common.http.host.is_unspecified() {
+        match common.http.host {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
         }
-    }
+    } else {
+        common.http.host
+    };
+    let url = format!(
+        "http://{}/health/live",
+        std::net::SocketAddr::new(host, common.http.port)
+    );
+    let res = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()?
+        .get(&url)
+        .send()
+        .await?;
+    anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+    Ok(())
 }

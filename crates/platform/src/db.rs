@@ -19,7 +19,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, PgTls};
 use crate::errors::ApiError;
 
 pub use deadpool_postgres::{Client, GenericClient, Transaction};
@@ -37,6 +37,16 @@ impl std::fmt::Debug for Db {
         f.debug_struct("Db")
             .field("status", &self.pool.status())
             .finish()
+    }
+}
+
+/// The TLS connector `cfg.tls` asks for (`None`: plain TCP).
+fn tls_connector(cfg: &DatabaseConfig) -> anyhow::Result<Option<crate::tls::MakeRustls>> {
+    match &cfg.tls {
+        PgTls::Off => Ok(None),
+        PgTls::Verify { ca_file } => Ok(Some(crate::tls::MakeRustls::new(
+            crate::tls::client_config(ca_file.as_deref())?,
+        ))),
     }
 }
 
@@ -63,13 +73,13 @@ impl Db {
     /// Builds the pool (no connection is made until first use or the upkeep task runs).
     pub fn new(cfg: &DatabaseConfig, schema: &str, application_name: &str) -> anyhow::Result<Self> {
         let pg = pg_config(cfg, schema, application_name)?;
-        let manager = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls_connector(cfg)? {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(cfg.pool_max)
             .runtime(Runtime::Tokio1)
@@ -217,21 +227,36 @@ pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 /// Name of refinery's history table inside each service schema.
 pub const MIGRATION_TABLE: &str = "refinery_schema_history";
 
-async fn connect_once(
+/// One connection outside the pool (migrations, tools), over TLS when `cfg.tls` asks.
+pub async fn connect_once(
     cfg: &DatabaseConfig,
     schema: &str,
     app: &str,
 ) -> anyhow::Result<tokio_postgres::Client> {
     let pg = pg_config(cfg, schema, app)?;
-    let (client, conn) = pg
-        .connect(NoTls)
-        .await
-        .context("connecting to PostgreSQL")?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "migration connection closed");
+    let client = match tls_connector(cfg)? {
+        Some(tls) => {
+            let (client, conn) = pg.connect(tls).await.context("connecting to PostgreSQL")?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "direct connection closed");
+                }
+            });
+            client
         }
-    });
+        None => {
+            let (client, conn) = pg
+                .connect(NoTls)
+                .await
+                .context("connecting to PostgreSQL")?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "direct connection closed");
+                }
+            });
+            client
+        }
+    };
     Ok(client)
 }
 

@@ -29,6 +29,7 @@ pub mod secret;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use errors::{ApiError, ApiResult};
 pub use failure::Failure;

@@ -16,14 +16,15 @@
 //! ```ignore
 //! platform::service_main! {
 //!     /// Hooks this service into the shared binary entry point.
-//!     pub struct Service(config: Config, state: State, migrations: migrations, build: build);
+//!     pub struct Service(kind: Billing, config: Config, state: State, migrations: migrations, build: build);
 //! }
 //! ```
 //!
 //! `main.rs` then calls `platform::cli::run::<Service>(command)` as before.
 
 /// Defines a unit struct and implements [`cli::ServiceMain`](crate::cli::ServiceMain) for
-/// it: `read_config` and `common` through the configuration's inherent `from_env` and its
+/// it: `KIND` from the [`ServiceKind`](crate::config::ServiceKind) variant named,
+/// `read_config` and `common` through the configuration's inherent `from_env` and its
 /// `common` field, `migrations` and `build` by calling
 /// the functions named (`fn() -> refinery::Runner` and
 /// `async fn(Config) -> anyhow::Result<Application<State>>`, paths in scope at the call).
@@ -31,7 +32,7 @@
 /// ```ignore
 /// platform::service_main! {
 ///     /// Hooks this service into the shared binary entry point.
-///     pub struct Service(config: Config, state: State, migrations: migrations, build: build);
+///     pub struct Service(kind: Billing, config: Config, state: State, migrations: migrations, build: build);
 /// }
 /// ```
 #[macro_export]
@@ -39,6 +40,7 @@ macro_rules! service_main {
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident(
+            kind: $kind:ident,
             config: $config:ty,
             state: $state:ty,
             migrations: $migrations:path,
@@ -52,6 +54,7 @@ macro_rules! service_main {
         impl $crate::cli::ServiceMain for $name {
             type Config = $config;
             type State = $state;
+            const KIND: $crate::config::ServiceKind = $crate::config::ServiceKind::$kind;
 
             fn read_config(
                 env: &$crate::config::Env,

@@ -84,7 +84,24 @@ impl Redis {
         let conn_cfg = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(cfg.connect_timeout))
             .set_response_timeout(Some(cfg.response_timeout));
-        let manager = Manager::new_with_config(cfg.url.expose().as_str(), conn_cfg)?;
+        crate::tls::install_provider();
+        let manager = match &cfg.ca_file {
+            // `rediss://` verified against this CA instead of the system's roots.
+            Some(path) => {
+                let root_cert = std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!("reading REDIS_CA_FILE {}: {e}", path.display())
+                })?;
+                let client = redis::Client::build_with_tls(
+                    cfg.url.expose().as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )?;
+                Manager::new_with_config(client.get_connection_info().clone(), conn_cfg)?
+            }
+            None => Manager::new_with_config(cfg.url.expose().as_str(), conn_cfg)?,
+        };
         let pool = Pool::builder(manager)
             .max_size(4)
             .runtime(Runtime::Tokio1)

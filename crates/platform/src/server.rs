@@ -6,7 +6,10 @@
 //! 2. `observe`: request id (`X-Request-Id`, accepted from the caller when well-formed),
 //!    a span continuing the caller's trace, the latency histogram per route, the access log;
 //! 3. `ip_limit`: the per-IP limit of `rate_limit::Action::Ip` (an IPv6 client counted as its
-//!    /64), with `RateLimit-*` headers; the token endpoint has limits of its own instead.
+//!    /64), with `RateLimit-*` headers; the token endpoint has limits of its own instead;
+//! 4. `listener_gate`: with `INTERNAL_PORT` set, requests for [`internal_only`] paths that
+//!    arrive on the public listener answer 404, so a layer-4 rule (a NetworkPolicy on the
+//!    internal port) keeps them inside the cluster.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -117,6 +120,39 @@ pub fn request_ip(req: &HttpRequest) -> Option<IpAddr> {
             .and_then(|v| v.to_str().ok()),
         trusted,
     )
+}
+
+/// Paths that only the internal listener serves when `INTERNAL_PORT` is set: the internal
+/// API, the metrics and the detailed health view.
+pub fn internal_only(path: &str) -> bool {
+    path == "/metrics"
+        || path == "/health/detailed"
+        || path == "/internal"
+        || path.starts_with("/internal/")
+}
+
+/// The bound internal port, as app data (present only when `INTERNAL_PORT` is set).
+#[derive(Debug, Clone, Copy)]
+struct InternalPort(u16);
+
+async fn listener_gate<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    if let Some(InternalPort(internal)) = req.app_data::<InternalPort>().copied() {
+        // The router matches the re-quoted path (`%69nternal` is `internal` to it), so the
+        // gate reads that one, not the raw path.
+        let path = req.match_info().as_str();
+        if internal_only(path) && req.app_config().local_addr().port() != internal {
+            let res = route_not_found(req.request().clone())
+                .await
+                .unwrap_or_else(|e| e.error_response());
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 fn is_quiet(path: &str) -> bool {
@@ -269,10 +305,23 @@ pub fn bind(cfg: &CommonConfig) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).with_context(|| format!("binding {addr}"))
 }
 
-/// Builds the actix server around a service's routes.
+/// Binds `HOST:INTERNAL_PORT` when `INTERNAL_PORT` is set.
+pub fn bind_internal(cfg: &CommonConfig) -> anyhow::Result<Option<TcpListener>> {
+    cfg.http
+        .internal_port
+        .map(|port| {
+            let addr = SocketAddr::new(cfg.http.host, port);
+            TcpListener::bind(addr).with_context(|| format!("binding {addr} (INTERNAL_PORT)"))
+        })
+        .transpose()
+}
+
+/// Builds the actix server around a service's routes, on the public listener and, when
+/// given, the internal one (see [`internal_only`]).
 pub fn serve<F>(
     cfg: &CommonConfig,
     listener: TcpListener,
+    internal: Option<TcpListener>,
     ctx: HttpContext,
     health: HealthChecker,
     routes: F,
@@ -285,16 +334,34 @@ where
     let origins = cfg.http.cors_origins.clone();
     let body_limit = BodyLimit(cfg.http.body_limit);
     let drain_secs = cfg.http.shutdown_timeout.as_millis().div_ceil(1000) as u64;
+    // `/health/<service>/(live|ready)` as well: the paths the ingress exposes, so that it
+    // routes them by prefix alone, without rewriting.
+    let service = cfg.service.name();
+    let (live_alias, ready_alias) = (
+        format!("/health/{service}/live"),
+        format!("/health/{service}/ready"),
+    );
+    let internal_port = internal
+        .as_ref()
+        .map(|l| l.local_addr().map(|a| InternalPort(a.port())))
+        .transpose()?;
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(ctx.clone())
             .app_data(health.clone())
-            .app_data(body_limit)
+            .app_data(body_limit);
+        let app = match internal_port {
+            Some(p) => app.app_data(p),
+            None => app,
+        };
+        app.wrap(from_fn(listener_gate))
             .wrap(from_fn(ip_limit))
             .wrap(from_fn(observe))
             .wrap(cors(&origins))
             .route("/health/live", web::get().to(health::live))
             .route("/health/ready", web::get().to(health::ready))
+            .route(&live_alias, web::get().to(health::live))
+            .route(&ready_alias, web::get().to(health::ready))
             .route("/health/detailed", web::get().to(health::detailed))
             .route("/metrics", web::get().to(metrics_route))
             .configure(routes.clone())
@@ -306,9 +373,12 @@ where
     .h1_allow_half_closed(false)
     .disable_signals()
     .shutdown_timeout(drain_secs)
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .listen(listener)?;
+    let server = match internal {
+        Some(l) => server.listen(l)?,
+        None => server,
+    };
+    Ok(server.run())
 }
 
 /// Runs `server` until it stops or `stop` resolves; then drains in-flight requests (bounded

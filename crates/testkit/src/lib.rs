@@ -103,8 +103,13 @@ impl TestEnv {
 pub struct TestApp<S> {
     /// Its port.
     pub port: u16,
+    /// Its internal port (`INTERNAL_PORT`), else [`TestApp::port`].
+    pub internal_port: u16,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// The internal listener's base URL (`INTERNAL_PORT`), else [`TestApp::base_url`]: what
+    /// other services are given as this one's URL.
+    pub internal_url: String,
     /// Its shared runtime objects (pool, Redis, metrics).
     pub core: Core,
     /// Its service state.
@@ -122,12 +127,16 @@ impl<S: Clone + Send + 'static> TestApp<S> {
         let core = app.core().clone();
         let state = app.state.clone();
         let handle = app.server_handle();
-        let task = tokio::spawn(app.run_until(std::future::pending()));
         let base_url = format!("http://127.0.0.1:{port}");
+        let internal_port = app.internal_port().unwrap_or(port);
+        let internal_url = format!("http://127.0.0.1:{internal_port}");
+        let task = tokio::spawn(app.run_until(std::future::pending()));
         Self {
             port,
+            internal_port,
             client: Client::new(&base_url),
             base_url,
+            internal_url,
             core,
             state,
             handle,

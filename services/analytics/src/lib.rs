@@ -21,5 +21,5 @@ pub use startup::{AppState, State, build};
 
 platform::service_main! {
     /// Hooks this service into the shared binary entry point.
-    pub struct Service(config: Config, state: State, migrations: migrations, build: build);
+    pub struct Service(kind: Analytics, config: Config, state: State, migrations: migrations, build: build);
 }

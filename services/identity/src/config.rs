@@ -159,16 +159,32 @@ fn invitation_codes(r: &mut Reader<'_>) -> Vec<Secret<String>> {
     codes
 }
 
+/// `KEY_ENCRYPTION_KEY_SECONDARY`, or its alias `KEY_ENCRYPTION_KEY_PREVIOUS` (not both).
+fn secondary_kek(r: &mut Reader<'_>) -> Option<Secret<[u8; 32]>> {
+    const SECONDARY: &str = "KEY_ENCRYPTION_KEY_SECONDARY";
+    const PREVIOUS: &str = "KEY_ENCRYPTION_KEY_PREVIOUS";
+    let (var, raw) = match (r.raw(SECONDARY), r.raw(PREVIOUS)) {
+        (Some(_), Some(_)) => {
+            r.error(
+                PREVIOUS,
+                format!("{PREVIOUS} is another name of {SECONDARY}: set one of them"),
+            );
+            return None;
+        }
+        (Some(raw), None) => (SECONDARY, raw),
+        (None, Some(raw)) => (PREVIOUS, raw),
+        (None, None) => return None,
+    };
+    Some(decode_kek(r, var, raw))
+}
+
 impl Config {
     /// Reads and validates every variable, reporting all problems at once.
     pub fn from_env(env: &Env) -> Result<Self, ConfigErrors> {
         let mut r = Reader::new(env);
         let common = CommonConfig::read(&mut r, ServiceKind::Identity);
         let key_encryption_key = parse_kek(&mut r);
-        let key_encryption_key_secondary = r
-            .raw("KEY_ENCRYPTION_KEY_SECONDARY")
-            .filter(|v| !v.trim().is_empty())
-            .map(|raw| decode_kek(&mut r, "KEY_ENCRYPTION_KEY_SECONDARY", raw));
+        let key_encryption_key_secondary = secondary_kek(&mut r);
         let credential_pepper = r.required_secret("CREDENTIAL_PEPPER");
         if !credential_pepper.expose().is_empty() && credential_pepper.expose().len() < 16 {
             r.error("CREDENTIAL_PEPPER", "must be at least 16 bytes");

@@ -33,7 +33,7 @@ pub use startup::{AppState, State, build};
 
 platform::service_main! {
     /// Hooks this service into the shared binary entry point.
-    pub struct Service(config: Config, state: State, migrations: migrations, build: build);
+    pub struct Service(kind: Identity, config: Config, state: State, migrations: migrations, build: build);
 }
 
 /// `identity service-client <name>`: creates or replaces a service's internal client and

@@ -1,5 +1,6 @@
 //! The `identity` binary: `serve` (default), `migrate`, `validate-config`,
-//! `service-client <name>`, `rotate-signing-key`, `tenant-admin-reset <tenant id>`.
+//! `service-client <name>`, `rotate-signing-key`, `tenant-admin-reset <tenant id>`,
+//! `reseal-secrets` (alias `rotate-kek`).
 
 use std::process::ExitCode;
 
@@ -37,8 +38,9 @@ enum Cmd {
         tenant: uuid::Uuid,
     },
     /// Seal every private key and webhook secret again under the primary
-    /// KEY_ENCRYPTION_KEY (after adding the old one as KEY_ENCRYPTION_KEY_SECONDARY); prints
-    /// the counts.
+    /// KEY_ENCRYPTION_KEY (after adding the old one as KEY_ENCRYPTION_KEY_SECONDARY, or
+    /// KEY_ENCRYPTION_KEY_PREVIOUS); prints the counts. Also called `rotate-kek`.
+    #[command(visible_alias = "rotate-kek")]
     ResealSecrets,
 }
 

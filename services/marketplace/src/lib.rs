@@ -22,7 +22,7 @@ pub use startup::{AppState, State, build};
 
 platform::service_main! {
     /// Hooks this service into the shared binary entry point.
-    pub struct Service(config: Config, state: State, migrations: migrations, build: build);
+    pub struct Service(kind: Marketplace, config: Config, state: State, migrations: migrations, build: build);
 }
 
 /// A pool for a command-line tool, on a migrated database.

@@ -17,6 +17,10 @@ pub struct HttpConfig {
     pub host: IpAddr,
     /// `PORT` (per service; 0 picks a free port).
     pub port: u16,
+    /// `INTERNAL_PORT` (unset): a second listener that alone serves `/internal/*`,
+    /// `/metrics` and `/health/detailed` (besides everything `PORT` serves); unset, `PORT`
+    /// serves all of them. 0 picks a free port.
+    pub internal_port: Option<u16>,
     /// `HTTP_WORKERS` (number of CPUs): actix worker threads.
     pub workers: usize,
     /// `SHUTDOWN_TIMEOUT_MS` (25000): longest drain of in-flight requests on SIGTERM.
@@ -34,6 +38,12 @@ impl HttpConfig {
     pub(crate) fn read(r: &mut Reader<'_>, kind: ServiceKind) -> Self {
         let host = r.parse("HOST", IpAddr::from([0, 0, 0, 0]), "an IP address");
         let port = r.u64_in("PORT", u64::from(kind.default_port()), 0, 65_535) as u16;
+        let internal_port = r
+            .raw("INTERNAL_PORT")
+            .map(|_| r.u64_in("INTERNAL_PORT", 0, 0, 65_535) as u16);
+        if internal_port.is_some_and(|p| p != 0 && p == port) {
+            r.error("INTERNAL_PORT", format!("must differ from PORT ({port})"));
+        }
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let workers = r.u64_in("HTTP_WORKERS", cpus as u64, 1, 512) as usize;
         let cors_origins = r
@@ -46,6 +56,7 @@ impl HttpConfig {
         Self {
             host,
             port,
+            internal_port,
             workers,
             shutdown_timeout: r.millis("SHUTDOWN_TIMEOUT_MS", 25_000, 0, 600_000),
             cors_origins,

@@ -22,10 +22,10 @@ mod stores;
 
 pub use billing::BillingSettings;
 pub use common::{CommonConfig, read_common};
-pub use env::Env;
+pub use env::{Env, FILE_VARIABLES};
 pub use http::{HttpConfig, InternalConfig};
 pub use limits::LimitTable;
 pub use observability::{HealthConfig, TelemetryConfig};
 pub use reader::{ConfigError, ConfigErrors, Reader};
 pub use service::ServiceKind;
-pub use stores::{DatabaseConfig, RedisConfig};
+pub use stores::{DatabaseConfig, PgTls, RedisConfig};

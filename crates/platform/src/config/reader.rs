@@ -45,10 +45,15 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Starts reading `env`.
     pub fn new(env: &'a Env) -> Self {
-        Self {
-            env,
-            errors: Vec::new(),
-        }
+        let errors = env
+            .file_errors()
+            .iter()
+            .map(|(var, message)| ConfigError {
+                var: var.clone(),
+                message: message.clone(),
+            })
+            .collect();
+        Self { env, errors }
     }
 
     /// The raw value of a variable, if set and not empty.

@@ -39,7 +39,7 @@ async fn build(cfg: ProbeConfig) -> anyhow::Result<Application<String>> {
 
 platform::service_main! {
     /// The probe service.
-    struct Probe(config: ProbeConfig, state: String, migrations: migrations::migrations, build: build);
+    struct Probe(kind: Marketplace, config: ProbeConfig, state: String, migrations: migrations::migrations, build: build);
 }
 
 #[tokio::test]

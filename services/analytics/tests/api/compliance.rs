@@ -176,6 +176,7 @@ async fn a_failing_redis_means_no_cache_not_an_error() {
     let mut private = PrivateRedis::start().await.unwrap();
     let redis = platform::redis::Redis::new(&RedisConfig {
         url: platform::Secret::new(private.url()),
+        ca_file: None,
         key_prefix: "t:".into(),
         response_timeout: Duration::from_millis(200),
         connect_timeout: Duration::from_millis(200),

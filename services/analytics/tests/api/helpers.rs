@@ -31,15 +31,17 @@ pub struct Stack {
     pub analytics: TestApp<analytics::State>,
 }
 
-/// Identity, then analytics with its service client, reading identity's feed.
+/// Identity, then analytics with its service client, reading identity's feed on identity's
+/// internal port (`INTERNAL_PORT`), as deployed.
 pub async fn stack(env: &TestEnv, overrides: &[(&str, &str)]) -> Stack {
-    let config = identity::Config::from_env(&env.env()).expect("identity configuration");
+    let config = identity::Config::from_env(&env.env_with(&[("INTERNAL_PORT", "0")]))
+        .expect("identity configuration");
     let identity = TestApp::spawn(identity::build(config).await.expect("identity builds"));
     let (client_id, secret) = identity::service_client(&identity.state.config, "analytics")
         .await
         .unwrap();
     let mut vars = vec![
-        ("IDENTITY_URL", identity.base_url.as_str()),
+        ("IDENTITY_URL", identity.internal_url.as_str()),
         ("SERVICE_CLIENT_ID", client_id.as_str()),
         ("SERVICE_CLIENT_SECRET", secret.as_str()),
     ];

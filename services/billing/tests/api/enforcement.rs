@@ -303,7 +303,10 @@ async fn a_redis_failure_fails_open_and_shows_degraded() {
         .create_agent(&a.token, &agent_body("during the outage", json!({})))
         .await
         .unwrap();
-    let health = s.identity.client.get("/health/detailed").await.unwrap();
+    let health = testkit::Client::new(&s.identity.internal_url)
+        .get("/health/detailed")
+        .await
+        .unwrap();
     let body = health.json();
     assert_eq!(body["quota"]["status"], "degraded", "{}", health.body);
     assert!(

@@ -6,7 +6,7 @@ use platform::redis::redis;
 use serde_json::{Value, json};
 use testkit::identity::{IdentityClient, Tenant};
 use testkit::stripe::{self, FakeStripe};
-use testkit::{TestApp, TestEnv, TestResponse, free_port};
+use testkit::{Client, TestApp, TestEnv, TestResponse, free_port};
 use uuid::Uuid;
 
 pub const STRIPE_KEY: &str = "sk_test_fake_0123456789";
@@ -46,13 +46,20 @@ pub fn billing_env(env: &TestEnv, port: u16, identity_url: &str, stripe_url: &st
     )
 }
 
-/// Spawns identity (pointing at billing's future port), then billing. `overrides` apply to
-/// both.
+/// Spawns identity (pointing at billing's future internal port), then billing. `overrides`
+/// apply to both. Each calls the other on its internal port (`INTERNAL_PORT`), as deployed.
 pub async fn stack(env: &TestEnv, overrides: &[(&str, &str)]) -> Stack {
     let stripe = FakeStripe::start(STRIPE_KEY).await.unwrap();
     let billing_port = free_port().unwrap();
-    let billing_url = format!("http://127.0.0.1:{billing_port}");
-    let id_env = with(with(env.env(), &[("BILLING_URL", &billing_url)]), overrides);
+    let billing_internal = free_port().unwrap().to_string();
+    let billing_url = format!("http://127.0.0.1:{billing_internal}");
+    let id_env = with(
+        with(
+            env.env(),
+            &[("BILLING_URL", &billing_url), ("INTERNAL_PORT", "0")],
+        ),
+        overrides,
+    );
     let id_cfg = identity::Config::from_env(&id_env).expect("valid identity configuration");
     let (client_id, client_secret) = identity::service_client(&id_cfg, "billing")
         .await
@@ -60,8 +67,9 @@ pub async fn stack(env: &TestEnv, overrides: &[(&str, &str)]) -> Stack {
     let identity = TestApp::spawn(identity::build(id_cfg).await.expect("identity builds"));
     let b_env = with(
         with(
-            billing_env(env, billing_port, &identity.base_url, &stripe.url()),
+            billing_env(env, billing_port, &identity.internal_url, &stripe.url()),
             &[
+                ("INTERNAL_PORT", &billing_internal),
                 ("SERVICE_CLIENT_ID", &client_id),
                 ("SERVICE_CLIENT_SECRET", &client_secret),
             ],
@@ -122,15 +130,24 @@ impl Stack {
         .unwrap()
     }
 
+    /// A client of billing's port that serves `path`: the internal one for `/internal/*`,
+    /// `/metrics` and `/health/detailed`, the public one for the rest.
+    pub fn billing_for(&self, path: &str) -> Client {
+        if platform::server::internal_only(path) {
+            Client::new(&self.billing.internal_url)
+        } else {
+            self.billing.client.clone()
+        }
+    }
+
     /// `GET path` on billing with a token.
     pub async fn billing_get(&self, path: &str, token: &str) -> TestResponse {
-        self.billing.client.get_auth(path, token).await.unwrap()
+        self.billing_for(path).get_auth(path, token).await.unwrap()
     }
 
     /// `POST path` on billing with a token and JSON body.
     pub async fn billing_post(&self, path: &str, token: &str, body: &Value) -> TestResponse {
-        self.billing
-            .client
+        self.billing_for(path)
             .post_json(path, Some(token), body)
             .await
             .unwrap()

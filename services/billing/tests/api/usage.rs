@@ -87,8 +87,7 @@ async fn bad_batches_and_callers_are_refused_with_nothing_stored() {
     let res = s.billing_post("/internal/v1/usage", &a.token, &ok).await;
     assert_eq!(res.status, 403, "{}", res.body);
     let res = s
-        .billing
-        .client
+        .billing_for("/internal/v1/usage")
         .post_json("/internal/v1/usage", None, &ok)
         .await
         .unwrap();
@@ -219,7 +218,7 @@ async fn sigterm_of_the_billing_binary_flushes_its_own_counters() {
     let s = stack(&env, &[]).await;
     let a = s.account("Term Co").await;
     // ChildService picks the port.
-    let mut vars = billing_env(&env, 0, &s.identity.base_url, &s.stripe.url());
+    let mut vars = billing_env(&env, 0, &s.identity.internal_url, &s.stripe.url());
     vars.set("METERING_FLUSH_INTERVAL_MS", "3600000");
     let mut child = ChildService::start(env!("CARGO_BIN_EXE_billing"), &vars)
         .await
@@ -279,13 +278,14 @@ async fn a_batch_whose_answer_timed_out_is_sent_again_and_counted_once() {
     let (client_id, secret) = identity::service_client(&s.identity.state.config, "analytics")
         .await
         .unwrap();
-    let (proxy, connections) = slow_first_answer(s.billing.port, Duration::from_millis(1500)).await;
+    let (proxy, connections) =
+        slow_first_answer(s.billing.internal_port, Duration::from_millis(1500)).await;
     // Another service's internal client: service token from identity, billing behind the proxy.
     let cfg = platform::config::read_common(
         &crate::helpers::with(
             env.env(),
             &[
-                ("IDENTITY_URL", s.identity.base_url.as_str()),
+                ("IDENTITY_URL", s.identity.internal_url.as_str()),
                 ("BILLING_URL", &format!("http://127.0.0.1:{proxy}")),
                 ("SERVICE_CLIENT_ID", &client_id),
                 ("SERVICE_CLIENT_SECRET", &secret),

@@ -49,7 +49,10 @@ impl Stack {
     /// Starts identity, creates the marketplace's service client and starts a marketplace.
     pub async fn start(overrides: &[(&str, &str)]) -> Self {
         let env = TestEnv::new().await.unwrap();
-        let id_config = identity::Config::from_env(&with(env.env(), &LIMITS)).unwrap();
+        // Identity serves its feed and JWKS to the marketplace on its internal port, as
+        // deployed (`INTERNAL_PORT`).
+        let id_env = with(with(env.env(), &LIMITS), &[("INTERNAL_PORT", "0")]);
+        let id_config = identity::Config::from_env(&id_env).unwrap();
         let client = identity::service_client(&id_config, "marketplace")
             .await
             .unwrap();
@@ -154,7 +157,7 @@ fn market_env(
     let base = with(
         env.env(),
         &[
-            ("IDENTITY_URL", identity.base_url.as_str()),
+            ("IDENTITY_URL", identity.internal_url.as_str()),
             ("SERVICE_CLIENT_ID", client.0.as_str()),
             ("SERVICE_CLIENT_SECRET", client.1.as_str()),
             ("MARKETPLACE_CACHE_POLL_MS", "50"),
