@@ -149,6 +149,26 @@ async fn a_key_credential_gets_tokens_with_signed_assertions_only() {
     ] {
         invalid_client(&token_with(&id, &assertion, &[]).await, what);
     }
+    // A key registered by another client does not prove this one.
+    let theirs = EcKey::generate("theirs");
+    let res = key_credential(
+        &id,
+        &w,
+        json!({"type": "private_key_jwt", "jwks": theirs.jwks()}),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let their_client = res.json()["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        token_with(&id, &theirs.assertion(&their_client, ISSUER, 300), &[])
+            .await
+            .status,
+        200
+    );
+    invalid_client(
+        &token_with(&id, &theirs.assertion(&client_id, ISSUER, 300), &[]).await,
+        "another client's key",
+    );
     // A secret never authenticates a key credential; an assertion never a secret one.
     invalid_client(
         &id.api
