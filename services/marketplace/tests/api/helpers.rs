@@ -15,8 +15,21 @@ pub async fn spawn(env: &TestEnv, overrides: &[(&str, &str)]) -> TestApp<marketp
     spawn_env(with(env.env(), overrides)).await
 }
 
-/// Builds and spawns a marketplace from a full environment.
-pub async fn spawn_env(env: Env) -> TestApp<marketplace::State> {
+/// A search-index directory of its own for one instance.
+pub fn index_dir() -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "agentidp-test-index-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    dir.to_string_lossy().into_owned()
+}
+
+/// Builds and spawns a marketplace from a full environment (with an index directory of its
+/// own unless `MARKETPLACE_INDEX_DIR` names one).
+pub async fn spawn_env(mut env: Env) -> TestApp<marketplace::State> {
+    if env.get("MARKETPLACE_INDEX_DIR").is_none() {
+        env.set("MARKETPLACE_INDEX_DIR", index_dir());
+    }
     let config = marketplace::Config::from_env(&env).expect("valid test configuration");
     let app = marketplace::build(config)
         .await
@@ -211,28 +224,4 @@ pub fn agent(description: &str, extra: Value) -> Value {
         b.extend(o);
     }
     body
-}
-
-/// Postings (`listing_terms`) that differ from what the visible listings' documents give, in
-/// either direction, and how many postings there are: the triggers keep the two in step.
-pub async fn postings_drift(env: &TestEnv) -> (i64, i64) {
-    let db = env.db.client().await.unwrap();
-    db.batch_execute("SET search_path = marketplace, public")
-        .await
-        .unwrap();
-    let r = db
-        .query_one(
-            "WITH want AS (
-                 SELECT p.lexeme COLLATE \"C\" AS lexeme, p.rank, l.id, p.occurrences, p.in_name
-                   FROM listings l, listing_postings(l.search) p
-                  WHERE l.visible),
-             have AS (SELECT lexeme, rank, id, occurrences, in_name FROM listing_terms)
-             SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) a)
-                  + (SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) b),
-                    (SELECT count(*) FROM have)",
-            &[],
-        )
-        .await
-        .unwrap();
-    (r.get(0), r.get(1))
 }

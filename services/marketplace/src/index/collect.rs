@@ -1,0 +1,226 @@
+//! Scoring with fixed statistics, and the keyset page collector.
+//!
+//! BM25 weighs a term by how rare it is in the whole index; those statistics move with every
+//! listing added or removed, and with them every score, so a cursor's `(score, id)` would no
+//! longer mark the same place. Scores here come from fixed statistics
+//! ([`FixedStatistics`]): a listing's score depends on the listing and the query only (term
+//! frequencies, field lengths, boosts), the same on every instance and at any time. Rare and
+//! common words weigh the same; what ranks is where the words stand and how often.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::query::{Bm25StatisticsProvider, Weight};
+use tantivy::schema::Field;
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
+
+use super::fields::{ID_HIGH, ID_LOW};
+
+/// Documents the statistics pretend the index holds.
+const DOCS: u64 = 1_000_000;
+/// Documents the statistics pretend hold any term (an idf of about 4.6).
+const DOC_FREQ: u64 = 10_000;
+/// Tokens per document the statistics pretend a field averages (BM25's length normalization
+/// compares a field's length with it).
+const AVERAGE_TOKENS: u64 = 8;
+
+/// Corpus statistics that never change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FixedStatistics;
+
+impl Bm25StatisticsProvider for FixedStatistics {
+    fn total_num_tokens(&self, _field: Field) -> tantivy::Result<u64> {
+        Ok(DOCS * AVERAGE_TOKENS)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(DOCS)
+    }
+
+    fn doc_freq(&self, _term: &Term) -> tantivy::Result<u64> {
+        Ok(DOC_FREQ)
+    }
+}
+
+/// A result's place in the order: score, then id, both descending.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Key {
+    /// The score.
+    pub score: Score,
+    /// The listing id.
+    pub id: u128,
+}
+
+impl Key {
+    /// The order of results: greater comes first.
+    pub fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: Key,
+    doc: DocAddress,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    /// Reversed, so that the heap's top is the worst result kept.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+/// The best `fetch` results strictly after `after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// How many.
+    pub fetch: usize,
+    /// The cursor's key.
+    pub after: Option<Key>,
+}
+
+/// A segment's share of a [`Page`].
+pub struct SegmentPage {
+    page: Page,
+    segment: SegmentOrdinal,
+    high: Column<u64>,
+    low: Column<u64>,
+    heap: BinaryHeap<Entry>,
+}
+
+impl std::fmt::Debug for SegmentPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentPage")
+            .field("segment", &self.segment)
+            .field("kept", &self.heap.len())
+            .finish()
+    }
+}
+
+impl SegmentPage {
+    fn id(&self, doc: DocId) -> u128 {
+        let high = self.high.first(doc).unwrap_or_default();
+        let low = self.low.first(doc).unwrap_or_default();
+        (u128::from(high) << 64) | u128::from(low)
+    }
+
+    /// Keeps `doc` if it is after the cursor and among the best so far.
+    fn offer(&mut self, doc: DocId, score: Score) {
+        let full = self.heap.len() >= self.page.fetch;
+        if full && self.heap.peek().is_some_and(|w| score < w.key.score) {
+            return;
+        }
+        let key = Key {
+            score,
+            id: self.id(doc),
+        };
+        if self
+            .page
+            .after
+            .is_some_and(|a| key.cmp(&a) != Ordering::Less)
+        {
+            return;
+        }
+        let entry = Entry {
+            key,
+            doc: DocAddress::new(self.segment, doc),
+        };
+        if !full {
+            self.heap.push(entry);
+        } else if self.heap.peek().is_some_and(|w| key.cmp(&w.key) == Ordering::Greater) {
+            self.heap.pop();
+            self.heap.push(entry);
+        }
+    }
+
+    /// Scores at or below this cannot make the page (ties still can: just below the worst).
+    fn threshold(&self) -> Score {
+        match self.heap.peek() {
+            Some(w) if self.heap.len() >= self.page.fetch => w.key.score.next_down(),
+            _ => Score::NEG_INFINITY,
+        }
+    }
+}
+
+impl SegmentCollector for SegmentPage {
+    type Fruit = Vec<(Key, DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.offer(doc, score);
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.heap.into_iter().map(|e| (e.key, e.doc)).collect()
+    }
+}
+
+impl Collector for Page {
+    type Fruit = Vec<(Key, DocAddress)>;
+    type Child = SegmentPage;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentPage> {
+        let fast = reader.fast_fields();
+        Ok(SegmentPage {
+            page: *self,
+            segment,
+            high: fast.u64(ID_HIGH)?,
+            low: fast.u64(ID_LOW)?,
+            heap: BinaryHeap::with_capacity(self.fetch + 1),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut all: Vec<(Key, DocAddress)> = fruits.into_iter().flatten().collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.truncate(self.fetch);
+        Ok(all)
+    }
+
+    /// Skips what cannot make the page (block-max WAND where the query allows it).
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Fruit> {
+        let mut page = self.for_segment(segment, reader)?;
+        if self.fetch == 0 {
+            return Ok(Vec::new());
+        }
+        let alive = reader.alive_bitset();
+        weight.for_each_pruning(Score::NEG_INFINITY, reader, &mut |doc, score| {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                page.offer(doc, score);
+            }
+            page.threshold()
+        })?;
+        Ok(page.harvest())
+    }
+}

@@ -1,0 +1,341 @@
+//! The instance's search index (tantivy): the visible listings, searchable by text.
+//!
+//! PostgreSQL holds the projection; each instance keeps an index of its visible listings in
+//! `MARKETPLACE_INDEX_DIR` and brings it up to date from the listings' `changed_version`
+//! stamps ([`follow`]): every change the projection (or `marketplace seed`) commits is
+//! indexed on every instance within a poll. The last commit's payload records which listing
+//! version the index reflects ([`Meta`]), so a restarted instance goes on from there; an index
+//! of another format, another `PUBLIC_URL`, or one ahead of the database (restored, recreated)
+//! is built again from PostgreSQL.
+//!
+//! Fields, analyzers and documents are [`fields`]; the query of a search [`query`]; scores
+//! and the keyset page [`collect`].
+
+pub mod collect;
+pub mod fields;
+pub mod follow;
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tantivy::schema::Value;
+use tantivy::store::Compressor;
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+};
+use uuid::Uuid;
+
+use collect::{FixedStatistics, Key, Page};
+use fields::{Fields, PLAIN, STEMMED};
+use query::Builder;
+
+use crate::search::filter::SearchFilter;
+
+/// The format of the documents and the scoring; an index of another is built again.
+const FORMAT: u32 = 1;
+/// The writer's memory budget for documents not yet committed.
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+/// Doc store blocks: small, so that reading a page's documents decompresses little.
+const DOCSTORE_BLOCK: usize = 4096;
+
+/// What the index's last commit reflects (its payload).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The links in documents are under this.
+    pub public_base: String,
+    /// `listing_version.version` the index reflects.
+    pub version: i64,
+    /// `listing_version.reset_version` when it was built.
+    pub reset: i64,
+}
+
+/// A searcher and the version it shows.
+#[derive(Clone)]
+pub struct Snapshot {
+    /// The searcher.
+    pub searcher: Searcher,
+    /// What it reflects.
+    pub meta: Meta,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("meta", &self.meta).finish()
+    }
+}
+
+/// A result.
+#[derive(Debug, Clone)]
+pub struct IndexHit {
+    /// The listing.
+    pub id: Uuid,
+    /// Its place in the order.
+    pub key: Key,
+    /// Its JSON in results.
+    pub body: Vec<u8>,
+}
+
+/// The index of one instance.
+pub struct SearchIndex {
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    current: RwLock<Arc<Snapshot>>,
+    dir: PathBuf,
+    public_base: String,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .field("meta", &self.snapshot().meta)
+            .finish()
+    }
+}
+
+fn payload(index: &Index) -> Option<Meta> {
+    let metas = index.load_metas().ok()?;
+    serde_json::from_str(metas.payload.as_deref()?).ok()
+}
+
+fn create(dir: &Path) -> anyhow::Result<Index> {
+    let (schema, _) = fields::schema();
+    let settings = IndexSettings {
+        docstore_compression: Compressor::Lz4,
+        docstore_blocksize: DOCSTORE_BLOCK,
+        ..IndexSettings::default()
+    };
+    Ok(Index::builder()
+        .schema(schema)
+        .settings(settings)
+        .create_in_dir(dir)?)
+}
+
+/// The index in `dir` when it is of this format and `public_base`, else a new empty one.
+fn open_or_build(dir: &Path, public_base: &str) -> anyhow::Result<Index> {
+    std::fs::create_dir_all(dir)?;
+    let (schema, _) = fields::schema();
+    if let Ok(index) = Index::open_in_dir(dir) {
+        let ours = payload(&index)
+            .is_some_and(|m| m.format == FORMAT && m.public_base == public_base)
+            && index.schema() == schema;
+        if ours {
+            return Ok(index);
+        }
+        tracing::info!(dir = %dir.display(), "search index: another format; building it again");
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    create(dir)
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` (or starts an empty one), its links under `public_base`.
+    /// Fails when another process holds it.
+    pub fn open(dir: &Path, public_base: &str) -> anyhow::Result<Self> {
+        let index = open_or_build(dir, public_base)?;
+        fields::register(index.tokenizers());
+        let (_, fields) = fields::schema();
+        let writer = index
+            .writer_with_num_threads(1, WRITER_HEAP)
+            .map_err(|e| anyhow::Error::from(e).context(format!("search index {}", dir.display())))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let meta = payload(&index).unwrap_or_else(|| Meta {
+            format: FORMAT,
+            public_base: public_base.to_owned(),
+            ..Meta::default()
+        });
+        let current = RwLock::new(Arc::new(Snapshot {
+            searcher: reader.searcher(),
+            meta,
+        }));
+        Ok(Self {
+            index,
+            fields,
+            reader,
+            writer: Mutex::new(writer),
+            current,
+            dir: dir.to_owned(),
+            public_base: public_base.to_owned(),
+        })
+    }
+
+    /// [`SearchIndex::open`], waiting up to `wait` while another instance (one stopping)
+    /// still holds the directory.
+    pub async fn open_waiting(dir: &Path, public_base: &str, wait: Duration) -> anyhow::Result<Self> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open(dir, public_base) {
+                Err(e)
+                    if started.elapsed() < wait
+                        && matches!(
+                            e.downcast_ref::<tantivy::TantivyError>(),
+                            Some(tantivy::TantivyError::LockFailure(..))
+                        ) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The searcher in use and what it reflects.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn writer(&self) -> MutexGuard<'_, IndexWriter> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `PUBLIC_URL` without a trailing slash, which the documents' links are under.
+    pub fn public_base(&self) -> &str {
+        &self.public_base
+    }
+
+    /// The fields (to build documents).
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// Stages `changes`: each listing's old document goes, and a shown one's new document
+    /// ([`fields::document`]) comes. Blocks while the indexing thread is behind.
+    pub fn stage(&self, changes: Vec<(Uuid, Option<TantivyDocument>)>) -> anyhow::Result<()> {
+        let w = self.writer();
+        for (id, doc) in changes {
+            w.delete_term(fields::id_term(&self.fields, id));
+            if let Some(doc) = doc {
+                w.add_document(doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages the removal of every document (before building again).
+    pub fn stage_clear(&self) -> anyhow::Result<()> {
+        self.writer().delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Commits what was staged as reflecting `version` (after the reset `reset`) and searches
+    /// it from now on.
+    pub fn commit(&self, version: i64, reset: i64) -> anyhow::Result<()> {
+        let meta = Meta {
+            format: FORMAT,
+            public_base: self.public_base.clone(),
+            version,
+            reset,
+        };
+        {
+            let mut w = self.writer();
+            let mut prepared = w.prepare_commit()?;
+            prepared.set_payload(&serde_json::to_string(&meta)?);
+            prepared.commit()?;
+        }
+        self.reader.reload()?;
+        let next = Arc::new(Snapshot {
+            searcher: self.reader.searcher(),
+            meta,
+        });
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    fn builder<'a>(&'a self, searcher: &'a Searcher) -> anyhow::Result<Builder<'a>> {
+        let get = |name| {
+            self.index
+                .tokenizers()
+                .get(name)
+                .ok_or_else(|| anyhow::anyhow!("analyzer {name} is not registered"))
+        };
+        Ok(Builder::new(
+            &self.fields,
+            searcher,
+            get(STEMMED)?,
+            get(PLAIN)?,
+        ))
+    }
+
+    /// Up to `fetch` results of `filter` (which has a text) after `after`, best first, and
+    /// the listing version they reflect.
+    pub fn search(
+        &self,
+        filter: &SearchFilter,
+        after: Option<Key>,
+        fetch: usize,
+    ) -> anyhow::Result<(i64, Vec<IndexHit>)> {
+        let snap = self.snapshot();
+        let searcher = &snap.searcher;
+        let query = self.builder(searcher)?.search(filter);
+        let top = searcher.search_with_statistics_provider(
+            query.as_ref(),
+            &Page { fetch, after },
+            &FixedStatistics,
+        )?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (key, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let body = doc
+                .get_first(self.fields.body)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or_default()
+                .to_vec();
+            hits.push(IndexHit {
+                id: Uuid::from_u128(key.id),
+                key,
+                body,
+            });
+        }
+        Ok((snap.meta.version, hits))
+    }
+
+    /// The keys of those of `ids` that `filter` (with a text) selects, in `snapshot`.
+    pub fn keys_among(
+        &self,
+        snapshot: &Snapshot,
+        filter: &SearchFilter,
+        ids: &[Uuid],
+    ) -> anyhow::Result<Vec<Key>> {
+        let searcher = &snapshot.searcher;
+        let query = self.builder(searcher)?.among(filter, ids);
+        let top = searcher.search_with_statistics_provider(
+            query.as_ref(),
+            &Page {
+                fetch: ids.len(),
+                after: None,
+            },
+            &FixedStatistics,
+        )?;
+        Ok(top.into_iter().map(|(k, _)| k).collect())
+    }
+
+    /// Documents searchable now.
+    pub fn num_docs(&self) -> u64 {
+        self.snapshot().searcher.num_docs()
+    }
+}

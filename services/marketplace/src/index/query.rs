@@ -1,0 +1,363 @@
+//! A search's text and filters as an index query.
+//!
+//! The text keeps PostgreSQL's `websearch` syntax: words (all required), `"quoted phrases"`,
+//! `-word` or `-"a phrase"` (excluded), and `or` between two of them (either). Each word
+//! matches its stem in the name, the tags and capabilities, the description or the publisher,
+//! weighted in that order ([`NAME`], [`LABELS`], [`DESCRIPTION`], [`PUBLISHER`]: BM25 with
+//! field boosts). A word of [`FUZZY_FROM`] letters or more also matches the unstemmed words
+//! within one edit of it (two from [`FUZZY_TWO_FROM`] letters; a transposition is one edit),
+//! and the last word also matches the words it begins (search as you type, from
+//! [`PREFIX_FROM`] letters): such matches score [`EXPANSION`] per word, below any exact
+//! match, and each word expands to at most [`MAX_EXPANSIONS`] words, so a query's cost stays
+//! bounded. A listing whose whole name equals the text comes first ([`EXACT`]), whatever the
+//! words say. Filters select without scoring.
+
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    TermQuery, TermSetQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Searcher, Term};
+use uuid::Uuid;
+
+use super::fields::{Fields, exact_form, id_term, tokens};
+use crate::search::filter::SearchFilter;
+
+/// Score of a listing whose name is the query: above any sum of word scores.
+pub const EXACT: f32 = 10_000.0;
+/// Boost of the name.
+pub const NAME: f32 = 8.0;
+/// Boost of tags and capabilities.
+pub const LABELS: f32 = 3.0;
+/// Boost of the description.
+pub const DESCRIPTION: f32 = 1.0;
+/// Boost of the publisher.
+pub const PUBLISHER: f32 = 0.5;
+/// Score a word adds when it matches only by prefix or typo.
+pub const EXPANSION: f32 = 0.25;
+/// Letters from which a word tolerates one typo.
+pub const FUZZY_FROM: usize = 5;
+/// Letters from which a word tolerates two.
+pub const FUZZY_TWO_FROM: usize = 9;
+/// Letters from which the last word matches the words it begins.
+pub const PREFIX_FROM: usize = 3;
+/// Most words one word expands to.
+pub const MAX_EXPANSIONS: usize = 16;
+
+/// One piece of the text.
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Word(String),
+    Phrase(String),
+}
+
+/// The text in `websearch` form: groups that must all match (each: pieces of which one must),
+/// and pieces that must not.
+#[derive(Debug, Default, PartialEq)]
+struct Parsed {
+    required: Vec<Vec<Piece>>,
+    excluded: Vec<Piece>,
+}
+
+fn parse(text: &str) -> Parsed {
+    let mut out = Parsed::default();
+    let chars: Vec<char> = text.chars().collect();
+    let (mut i, mut or_pending, mut last_required) = (0, false, false);
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let negated = chars[i] == '-' && chars.get(i + 1).is_some_and(|c| !c.is_whitespace());
+        if negated {
+            i += 1;
+        }
+        let piece = if chars[i] == '"' {
+            let end = chars[i + 1..]
+                .iter()
+                .position(|c| *c == '"')
+                .map_or(chars.len(), |p| i + 1 + p);
+            let s: String = chars[i + 1..end].iter().collect();
+            i = end + 1;
+            Piece::Phrase(s)
+        } else {
+            let end = chars[i..]
+                .iter()
+                .position(|c| c.is_whitespace() || *c == '"')
+                .map_or(chars.len(), |p| i + p);
+            let s: String = chars[i..end].iter().collect();
+            i = end;
+            if !negated && s == "or" {
+                or_pending = last_required;
+                continue;
+            }
+            Piece::Word(s)
+        };
+        if negated {
+            out.excluded.push(piece);
+            or_pending = false;
+            last_required = false;
+        } else {
+            match out.required.last_mut() {
+                Some(group) if or_pending => group.push(piece),
+                _ => out.required.push(vec![piece]),
+            }
+            or_pending = false;
+            last_required = true;
+        }
+    }
+    out
+}
+
+/// Builds queries over one searcher's index.
+pub struct Builder<'a> {
+    f: &'a Fields,
+    searcher: &'a Searcher,
+    stem: TextAnalyzer,
+    plain: TextAnalyzer,
+}
+
+impl std::fmt::Debug for Builder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder").finish_non_exhaustive()
+    }
+}
+
+fn boxed(q: impl Query) -> Box<dyn Query> {
+    Box::new(q)
+}
+
+fn any(clauses: Vec<Box<dyn Query>>) -> Option<Box<dyn Query>> {
+    match clauses.len() {
+        0 => None,
+        1 => clauses.into_iter().next(),
+        _ => Some(boxed(BooleanQuery::new(
+            clauses.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))),
+    }
+}
+
+fn filter(field: Field, value: &str) -> (Occur, Box<dyn Query>) {
+    let term = TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    );
+    (Occur::Must, boxed(ConstScoreQuery::new(boxed(term), 0.0)))
+}
+
+impl<'a> Builder<'a> {
+    /// A builder for `searcher`, analyzing query words with `stem` and `plain`.
+    pub fn new(
+        f: &'a Fields,
+        searcher: &'a Searcher,
+        stem: TextAnalyzer,
+        plain: TextAnalyzer,
+    ) -> Self {
+        Self {
+            f,
+            searcher,
+            stem,
+            plain,
+        }
+    }
+
+    /// The ranked fields with their boosts.
+    fn fields(&self) -> [(Field, f32); 4] {
+        [
+            (self.f.name, NAME),
+            (self.f.labels, LABELS),
+            (self.f.description, DESCRIPTION),
+            (self.f.publisher, PUBLISHER),
+        ]
+    }
+
+    /// `stems` in sequence (one stem: the term) in any ranked field, boosted by field.
+    fn in_fields(&self, stems: &[String]) -> Option<Box<dyn Query>> {
+        let clauses = self
+            .fields()
+            .into_iter()
+            .map(|(field, boost)| {
+                let q = if stems.len() == 1 {
+                    boxed(TermQuery::new(
+                        Term::from_field_text(field, &stems[0]),
+                        IndexRecordOption::WithFreqs,
+                    ))
+                } else {
+                    let terms = stems
+                        .iter()
+                        .map(|s| Term::from_field_text(field, s))
+                        .collect();
+                    boxed(PhraseQuery::new(terms))
+                };
+                boxed(BoostQuery::new(q, boost))
+            })
+            .collect::<Vec<_>>();
+        if stems.is_empty() { None } else { any(clauses) }
+    }
+
+    /// Unstemmed words within the typo distance of `word`, or beginning with it (`prefix`),
+    /// that are not the word's own stem; at most [`MAX_EXPANSIONS`].
+    fn expansions(&mut self, word: &str, stem: &str, prefix: bool) -> Vec<String> {
+        let letters = word.chars().count();
+        let distance = match letters {
+            n if n >= FUZZY_TWO_FROM => 2,
+            n if n >= FUZZY_FROM => 1,
+            _ => 0,
+        };
+        let mut automata = Vec::new();
+        let term = Term::from_field_text(self.f.words, word);
+        if distance > 0 {
+            automata.push(FuzzyTermQuery::new(term.clone(), distance, true));
+        }
+        if prefix && letters >= PREFIX_FROM {
+            automata.push(FuzzyTermQuery::new_prefix(term, 0, true));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for q in automata {
+            let Ok(dfa) = q.automaton() else { continue };
+            for segment in self.searcher.segment_readers() {
+                let Ok(inverted) = segment.inverted_index(self.f.words) else {
+                    continue;
+                };
+                let Ok(mut stream) = inverted.terms().search(&dfa).into_stream() else {
+                    continue;
+                };
+                while out.len() < MAX_EXPANSIONS && stream.advance() {
+                    let Ok(w) = std::str::from_utf8(stream.key()) else {
+                        continue;
+                    };
+                    if !out.iter().any(|o| o == w) && tokens(&mut self.stem, w) != [stem] {
+                        out.push(w.to_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A piece: its stems in the ranked fields, or for a word, also its expansions.
+    fn piece(&mut self, piece: &Piece, last: bool) -> Option<Box<dyn Query>> {
+        let (text, word) = match piece {
+            Piece::Word(w) => (w.as_str(), true),
+            Piece::Phrase(p) => (p.as_str(), false),
+        };
+        let stems = tokens(&mut self.stem, text);
+        let exact = self.in_fields(&stems)?;
+        let plain = tokens(&mut self.plain, text);
+        if !word || stems.len() != 1 || plain.len() != 1 {
+            return Some(exact);
+        }
+        let expanded = self.expansions(&plain[0], &stems[0], last);
+        if expanded.is_empty() {
+            return Some(exact);
+        }
+        let terms = expanded
+            .iter()
+            .map(|w| Term::from_field_text(self.f.words, w));
+        let near = ConstScoreQuery::new(boxed(TermSetQuery::new(terms)), EXPANSION);
+        any(vec![exact, boxed(near)])
+    }
+
+    /// What matches `text`: its exact name, or its words.
+    pub fn text(&mut self, text: &str) -> Box<dyn Query> {
+        let parsed = parse(text);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let groups = parsed.required.len();
+        for (g, group) in parsed.required.iter().enumerate() {
+            let n = group.len();
+            let pieces = group
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| self.piece(p, g + 1 == groups && i + 1 == n))
+                .collect();
+            if let Some(q) = any(pieces) {
+                clauses.push((Occur::Must, q));
+            }
+        }
+        let name = ConstScoreQuery::new(
+            boxed(TermQuery::new(
+                Term::from_field_text(self.f.name_exact, &exact_form(text)),
+                IndexRecordOption::Basic,
+            )),
+            EXACT,
+        );
+        if clauses.is_empty() {
+            return boxed(name);
+        }
+        for piece in &parsed.excluded {
+            let text = match piece {
+                Piece::Word(w) | Piece::Phrase(w) => w,
+            };
+            let stems = tokens(&mut self.stem, text);
+            if let Some(q) = self.in_fields(&stems) {
+                clauses.push((Occur::MustNot, q));
+            }
+        }
+        let words = boxed(BooleanQuery::new(clauses));
+        boxed(BooleanQuery::new(vec![
+            (Occur::Should, boxed(name)),
+            (Occur::Should, words),
+        ]))
+    }
+
+    /// `filter`'s whole query (with text: ranked).
+    pub fn search(&mut self, filter: &SearchFilter) -> Box<dyn Query> {
+        let mut clauses = Vec::new();
+        if let Some(text) = &filter.text {
+            clauses.push((Occur::Must, self.text(text)));
+        }
+        if let Some(t) = filter.agent_type {
+            clauses.push(self::filter(self.f.agent_type, t.as_str()));
+        }
+        if let Some(c) = &filter.capability {
+            clauses.push(self::filter(self.f.capability, c.as_str()));
+        }
+        if let Some(t) = &filter.tag {
+            clauses.push(self::filter(self.f.tag, t.as_str()));
+        }
+        if let Some(p) = &filter.publisher {
+            clauses.push(self::filter(self.f.publisher_key, p));
+        }
+        boxed(BooleanQuery::new(clauses))
+    }
+
+    /// `filter`'s query restricted to the listings `ids`.
+    pub fn among(&mut self, filter: &SearchFilter, ids: &[Uuid]) -> Box<dyn Query> {
+        let set = TermSetQuery::new(ids.iter().map(|id| id_term(self.f, *id)));
+        boxed(BooleanQuery::new(vec![
+            (Occur::Must, self.search(filter)),
+            (Occur::Must, boxed(ConstScoreQuery::new(boxed(set), 0.0))),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Piece {
+        Piece::Word(s.into())
+    }
+
+    #[test]
+    fn websearch_syntax() {
+        let p = parse("invoice \"pdf tools\" -ocr -\"old school\" a or b or c d");
+        assert_eq!(
+            p.required,
+            vec![
+                vec![w("invoice")],
+                vec![Piece::Phrase("pdf tools".into())],
+                vec![w("a"), w("b"), w("c")],
+                vec![w("d")],
+            ]
+        );
+        assert_eq!(p.excluded, vec![w("ocr"), Piece::Phrase("old school".into())]);
+        // A dangling `or`, a lone dash, an unclosed quote.
+        let p = parse("or x or - \"y z");
+        assert_eq!(
+            p.required,
+            vec![vec![w("x"), w("-")], vec![Piece::Phrase("y z".into())]]
+        );
+    }
+}
