@@ -50,9 +50,10 @@ impl Config {
         let cache_entries = r.u64_in("MARKETPLACE_CACHE_ENTRIES", 4096, 0, 1_000_000) as usize;
         let cache_entries = if cache_enabled { cache_entries } else { 0 };
         let cache_poll = r.millis("MARKETPLACE_CACHE_POLL_MS", 200, 10, 500);
-        let index_dir = r
-            .opt_string("MARKETPLACE_INDEX_DIR")
-            .map_or_else(|| std::env::temp_dir().join("agentidp-marketplace-index"), PathBuf::from);
+        let index_dir = r.opt_string("MARKETPLACE_INDEX_DIR").map_or_else(
+            || std::env::temp_dir().join("agentidp-marketplace-index"),
+            PathBuf::from,
+        );
         let max_age_secs = r.u64_in("MARKETPLACE_MAX_AGE_SECS", 1, 0, 3_600) as u32;
         let search_timeout = r.millis("MARKETPLACE_SEARCH_TIMEOUT_MS", 3_000, 10, 60_000);
         let search_concurrency = r.u64_in("MARKETPLACE_SEARCH_CONCURRENCY", 4, 1, 1_000) as usize;

@@ -103,7 +103,9 @@ impl<B> ResponseCache<B> {
         };
         let changed = applied.changed.filter(|c| {
             let visible = c.iter().filter(|ch| ch.visible).count();
-            !applied.reset && c.len() as i64 <= MAX_CHANGES && entries.len() * visible <= MAX_MATCHES
+            !applied.reset
+                && c.len() as i64 <= MAX_CHANGES
+                && entries.len() * visible <= MAX_MATCHES
         });
         let Some(changed) = changed else {
             let mut s = self.lock();

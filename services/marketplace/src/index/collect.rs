@@ -146,7 +146,11 @@ impl SegmentPage {
         };
         if !full {
             self.heap.push(entry);
-        } else if self.heap.peek().is_some_and(|w| key.cmp(&w.key) == Ordering::Greater) {
+        } else if self
+            .heap
+            .peek()
+            .is_some_and(|w| key.cmp(&w.key) == Ordering::Greater)
+        {
             self.heap.pop();
             self.heap.push(entry);
         }

@@ -5,12 +5,11 @@
 //! words unstemmed ([`PLAIN`]) go to one field, `words`, which prefix and typo matching read.
 
 use tantivy::schema::{
-    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions,
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer, TokenizerManager,
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    TokenizerManager,
 };
 use tantivy::{TantivyDocument, Term};
 use uuid::Uuid;
@@ -96,7 +95,10 @@ fn analyzer(stem: bool) -> TextAnalyzer {
         .filter(RemoveLongFilter::limit(MAX_TOKEN))
         .filter(LowerCaser);
     match (stem, StopWordFilter::new(Language::English)) {
-        (true, Some(stop)) => b.filter(stop).filter(Stemmer::new(Language::English)).build(),
+        (true, Some(stop)) => b
+            .filter(stop)
+            .filter(Stemmer::new(Language::English))
+            .build(),
         (true, None) => b.filter(Stemmer::new(Language::English)).build(),
         (false, Some(stop)) => b.filter(stop).build(),
         (false, None) => b.build(),

@@ -176,7 +176,13 @@ impl<B: Send + Sync + 'static> Follower<B> {
         tokio::task::spawn_blocking(move || index.stage(docs)).await?
     }
 
-    async fn commit(&self, chunk: &Chunk, from: i64, reset: bool, reset_version: i64) -> anyhow::Result<()> {
+    async fn commit(
+        &self,
+        chunk: &Chunk,
+        from: i64,
+        reset: bool,
+        reset_version: i64,
+    ) -> anyhow::Result<()> {
         let index = self.index.clone();
         let to = chunk.to;
         tokio::task::spawn_blocking(move || index.commit(to, reset_version)).await??;

@@ -65,7 +65,9 @@ pub struct Snapshot {
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("meta", &self.meta).finish()
+        f.debug_struct("Snapshot")
+            .field("meta", &self.meta)
+            .finish()
     }
 }
 
@@ -149,9 +151,9 @@ impl SearchIndex {
         let index = open_or_build(dir, public_base)?;
         fields::register(index.tokenizers());
         let (_, fields) = fields::schema();
-        let writer = index
-            .writer_with_num_threads(1, WRITER_HEAP)
-            .map_err(|e| anyhow::Error::from(e).context(format!("search index {}", dir.display())))?;
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP).map_err(|e| {
+            anyhow::Error::from(e).context(format!("search index {}", dir.display()))
+        })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -178,7 +180,11 @@ impl SearchIndex {
 
     /// [`SearchIndex::open`], waiting up to `wait` while another instance (one stopping)
     /// still holds the directory.
-    pub async fn open_waiting(dir: &Path, public_base: &str, wait: Duration) -> anyhow::Result<Self> {
+    pub async fn open_waiting(
+        dir: &Path,
+        public_base: &str,
+        wait: Duration,
+    ) -> anyhow::Result<Self> {
         let started = std::time::Instant::now();
         loop {
             match Self::open(dir, public_base) {

@@ -174,6 +174,9 @@ impl<'a> Builder<'a> {
 
     /// `stems` in sequence (one stem: the term) in any ranked field, boosted by field.
     fn in_fields(&self, stems: &[String]) -> Option<Box<dyn Query>> {
+        if stems.is_empty() {
+            return None;
+        }
         let clauses = self
             .fields()
             .into_iter()
@@ -193,7 +196,7 @@ impl<'a> Builder<'a> {
                 boxed(BoostQuery::new(q, boost))
             })
             .collect::<Vec<_>>();
-        if stems.is_empty() { None } else { any(clauses) }
+        any(clauses)
     }
 
     /// Unstemmed words within the typo distance of `word`, or beginning with it (`prefix`),
@@ -352,7 +355,10 @@ mod tests {
                 vec![w("d")],
             ]
         );
-        assert_eq!(p.excluded, vec![w("ocr"), Piece::Phrase("old school".into())]);
+        assert_eq!(
+            p.excluded,
+            vec![w("ocr"), Piece::Phrase("old school".into())]
+        );
         // A dangling `or`, a lone dash, an unclosed quote.
         let p = parse("or x or - \"y z");
         assert_eq!(

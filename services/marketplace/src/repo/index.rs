@@ -38,7 +38,10 @@ pub async fn written(
         ))
         .await?;
     let rows = c
-        .query(&stmt, &[&position.0, &position.1, &upto, &limit, &only_visible])
+        .query(
+            &stmt,
+            &[&position.0, &position.1, &upto, &limit, &only_visible],
+        )
         .await?;
     Ok(rows
         .iter()

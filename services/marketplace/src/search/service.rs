@@ -137,12 +137,11 @@ impl<B: From<Vec<u8>>> Search<B> {
             };
             let (index, filter) = (self.index.clone(), search.filter.clone());
             started.now();
-            let (version, hits) = tokio::task::spawn_blocking(move || {
-                index.search(&filter, after, fetch as usize)
-            })
-            .await
-            .map_err(|e| Failure::Index(e.into()))?
-            .map_err(Failure::Index)?;
+            let (version, hits) =
+                tokio::task::spawn_blocking(move || index.search(&filter, after, fetch as usize))
+                    .await
+                    .map_err(|e| Failure::Index(e.into()))?
+                    .map_err(Failure::Index)?;
             let rows = hits
                 .into_iter()
                 .map(|h| {

@@ -125,8 +125,15 @@ impl Stack {
         assert_eq!(res.status, 200, "{}", res.body);
     }
 
-    /// Waits until the marketplace has applied every event identity has written so far.
+    /// Waits until the marketplace has applied every event identity has written so far, and
+    /// its search index every listing.
     pub async fn caught_up(&self) {
+        self.caught_up_feed().await;
+        indexed(&self.env, &self.market).await;
+    }
+
+    /// Waits until the marketplace has applied every event identity has written so far.
+    pub async fn caught_up_feed(&self) {
         let db = self.env.db.client().await.unwrap();
         let last: Option<(i64, i64)> = db
             .query_opt(
@@ -224,4 +231,25 @@ pub fn agent(description: &str, extra: Value) -> Value {
         b.extend(o);
     }
     body
+}
+
+/// Waits until `app`'s search index reflects every listing written so far.
+pub async fn indexed(env: &TestEnv, app: &TestApp<marketplace::State>) {
+    let db = env.db.client().await.unwrap();
+    let version: i64 = db
+        .query_one("SELECT version FROM marketplace.listing_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let reached = eventually(Duration::from_secs(20), || async {
+        let body = app.client.get("/metrics").await.ok()?.body;
+        let at = body
+            .lines()
+            .find(|l| l.starts_with("agentidp_marketplace_index_version"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        (at >= version as f64).then_some(())
+    })
+    .await;
+    assert!(reached.is_some(), "the search index never caught up");
 }

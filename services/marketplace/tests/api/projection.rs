@@ -150,7 +150,11 @@ async fn rebuilding_from_cursor_0_gives_exactly_the_incremental_projection() {
             (searches(app).await == followed).then_some(())
         })
         .await;
-        assert!(rebuilt.is_some(), "{:?} != {followed:?}", searches(app).await);
+        assert!(
+            rebuilt.is_some(),
+            "{:?} != {followed:?}",
+            searches(app).await
+        );
     }
 }
 
@@ -194,7 +198,8 @@ async fn a_marketplace_restarted_mid_stream_neither_loses_nor_duplicates_anythin
     }
     assert!(stopped.unwrap() < 48, "the stop was not mid-stream");
     let restarted = s.another(&same).await;
-    s.caught_up().await;
+    s.caught_up_feed().await;
+    crate::helpers::indexed(&s.env, &restarted).await;
 
     // Every agent once, in its final state, each of its events applied exactly once.
     let db = s.env.db.client().await.unwrap();
@@ -240,14 +245,21 @@ async fn a_marketplace_restarted_mid_stream_neither_loses_nor_duplicates_anythin
         let finals = res.json()["data"]
             .as_array()?
             .iter()
-            .filter(|a| a["description"].as_str().is_some_and(|d| d.starts_with("Final")))
+            .filter(|a| {
+                a["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("Final"))
+            })
             .count();
         let mut found = ids(&res);
         found.sort();
         (found == agents && finals == agents.len()).then_some(())
     })
     .await;
-    assert!(found.is_some(), "the reopened index lost or kept a stale listing");
+    assert!(
+        found.is_some(),
+        "the reopened index lost or kept a stale listing"
+    );
 }
 
 async fn count(s: &Stack, table: &str) -> i64 {

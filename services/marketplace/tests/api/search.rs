@@ -277,7 +277,11 @@ async fn the_last_word_matches_as_a_prefix_and_long_words_tolerate_typos_below_e
     let s = Stack::start(&[]).await;
     let p = s.publisher("Typo Labs").await;
     let invoice = s
-        .register(&p, "Invoice Extractor", agent("Extracts fields.", json!({})))
+        .register(
+            &p,
+            "Invoice Extractor",
+            agent("Extracts fields.", json!({})),
+        )
         .await;
     let receipt = s
         .register(&p, "Receipt Scanner", agent("Scans receipts.", json!({})))
@@ -317,10 +321,17 @@ async fn the_last_word_matches_as_a_prefix_and_long_words_tolerate_typos_below_e
         "ivoce",
         "scnr",
     ] {
-        assert_eq!(ids(&search(&s.market, &format!("q={q}")).await), Vec::<String>::new(), "q={q}");
+        assert_eq!(
+            ids(&search(&s.market, &format!("q={q}")).await),
+            Vec::<String>::new(),
+            "q={q}"
+        );
     }
     // Every match ranked, and paged one at a time: the same order.
     let all = ids(&search(&s.market, "q=invoice+or+receipt").await);
     assert_eq!(all.len(), 3, "{all:?}");
-    assert_eq!(all_pages(&s.market, "q=invoice+or+receipt&limit=1", 10).await, all);
+    assert_eq!(
+        all_pages(&s.market, "q=invoice+or+receipt&limit=1", 10).await,
+        all
+    );
 }
