@@ -24,9 +24,7 @@
 //! The body's type `B` is the web layer's (`Bytes`, shared rather than copied by each hit):
 //! the cache holds it without knowing it.
 
-mod check;
-
-pub use check::{Applied, Changed, Rank};
+pub mod check;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -55,7 +55,7 @@ pub struct Key {
 
 impl Key {
     /// The order of results: greater comes first.
-    pub fn cmp(&self, other: &Self) -> Ordering {
+    pub fn order(&self, other: &Self) -> Ordering {
         self.score
             .total_cmp(&other.score)
             .then(self.id.cmp(&other.id))
@@ -85,7 +85,7 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     /// Reversed, so that the heap's top is the worst result kept.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key)
+        other.key.order(&self.key)
     }
 }
 
@@ -136,7 +136,7 @@ impl SegmentPage {
         if self
             .page
             .after
-            .is_some_and(|a| key.cmp(&a) != Ordering::Less)
+            .is_some_and(|a| key.order(&a) != Ordering::Less)
         {
             return;
         }
@@ -149,7 +149,7 @@ impl SegmentPage {
         } else if self
             .heap
             .peek()
-            .is_some_and(|w| key.cmp(&w.key) == Ordering::Greater)
+            .is_some_and(|w| key.order(&w.key) == Ordering::Greater)
         {
             self.heap.pop();
             self.heap.push(entry);
@@ -202,7 +202,7 @@ impl Collector for Page {
 
     fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
         let mut all: Vec<(Key, DocAddress)> = fruits.into_iter().flatten().collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by(|a, b| b.0.order(&a.0));
         all.truncate(self.fetch);
         Ok(all)
     }

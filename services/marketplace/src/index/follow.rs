@@ -8,7 +8,7 @@
 //! written up to the version read can still be missing; a listing written again meanwhile
 //! comes with the next poll. A reset (`marketplace rebuild`, a purge of synthetic listings)
 //! or a database behind the index builds the index again from the visible listings. A long
-//! catch-up commits about every [`COMMIT_EVERY`], so what it has indexed is searchable while
+//! catch-up commits about every half second, so what it has indexed is searchable while
 //! it goes on. The instance is ready ([`Readiness`]) once its index has caught up with the
 //! version it read at a poll.
 
@@ -24,7 +24,8 @@ use uuid::Uuid;
 
 use super::SearchIndex;
 use super::fields::{Source, document};
-use crate::cache::{Applied, Changed, ResponseCache};
+use crate::cache::ResponseCache;
+use crate::cache::check::{Applied, Changed};
 use crate::repo::index::{Written, written};
 use crate::repo::versions;
 use crate::search::filter::After;

@@ -44,7 +44,7 @@ const DOCSTORE_BLOCK: usize = 4096;
 /// What the index's last commit reflects (its payload).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
-    /// [`FORMAT`].
+    /// The format of documents and scores (an index of another is built again).
     pub format: u32,
     /// The links in documents are under this.
     pub public_base: String,
