@@ -12,9 +12,9 @@ use std::collections::BinaryHeap;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::query::{Bm25StatisticsProvider, Weight};
+use tantivy::query::{Bm25StatisticsProvider, Scorer, Weight};
 use tantivy::schema::Field;
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term};
 
 use super::fields::{ID_HIGH, ID_LOW};
 
@@ -89,18 +89,79 @@ impl Ord for Entry {
     }
 }
 
+/// How a page's results are scored.
+#[derive(Clone, Copy)]
+pub enum Scoring<'a> {
+    /// As the query scores them.
+    Query,
+    /// All the same.
+    Constant(Score),
+    /// The sum, in this order, of these weights' scores (each a term of the query): the same
+    /// for a listing whatever else the query visits. The query only bounds scores from above
+    /// (block-max pruning); `required` says which listings match.
+    Terms {
+        /// The scored terms.
+        terms: &'a [Box<dyn Weight>],
+        /// Every one must match.
+        required: &'a [Box<dyn Weight>],
+    },
+}
+
+impl std::fmt::Debug for Scoring<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Query => f.write_str("Query"),
+            Self::Constant(c) => write!(f, "Constant({c})"),
+            Self::Terms { terms, required } => {
+                write!(
+                    f,
+                    "Terms({} terms, {} required)",
+                    terms.len(),
+                    required.len()
+                )
+            }
+        }
+    }
+}
+
 /// The best `fetch` results strictly after `after`.
 #[derive(Debug, Clone, Copy)]
-pub struct Page {
+pub struct Page<'a> {
     /// How many.
     pub fetch: usize,
     /// The cursor's key.
     pub after: Option<Key>,
+    /// How results are scored.
+    pub scoring: Scoring<'a>,
+}
+
+/// Below the worst kept score by this much (relative) a bound from the query still lets a
+/// listing through: the query may sum the same terms in another order.
+const BOUND_SLACK: Score = 1e-5;
+
+/// How a segment scores.
+enum SegmentScoring {
+    Query,
+    Constant(Score),
+    Terms {
+        terms: Vec<Box<dyn Scorer>>,
+        required: Vec<Box<dyn Scorer>>,
+    },
+}
+
+/// Moves `s` to `doc` if it is behind; whether it is on `doc`.
+fn on(s: &mut Box<dyn Scorer>, doc: DocId) -> bool {
+    if s.doc() < doc {
+        s.seek(doc);
+    }
+    s.doc() == doc
 }
 
 /// A segment's share of a [`Page`].
 pub struct SegmentPage {
-    page: Page,
+    fetch: usize,
+    after: Option<Key>,
+    scoring: SegmentScoring,
     segment: SegmentOrdinal,
     high: Column<u64>,
     low: Column<u64>,
@@ -123,21 +184,46 @@ impl SegmentPage {
         (u128::from(high) << 64) | u128::from(low)
     }
 
-    /// Keeps `doc` if it is after the cursor and among the best so far.
-    fn offer(&mut self, doc: DocId, score: Score) {
-        let full = self.heap.len() >= self.page.fetch;
-        if full && self.heap.peek().is_some_and(|w| score < w.key.score) {
+    /// `doc`'s score given the query's `score` for it; `None` when it does not match.
+    fn score(&mut self, doc: DocId, score: Score) -> Option<Score> {
+        match &mut self.scoring {
+            SegmentScoring::Query => Some(score),
+            SegmentScoring::Constant(c) => Some(*c),
+            SegmentScoring::Terms { terms, required } => {
+                if !required.iter_mut().all(|r| on(r, doc)) {
+                    return None;
+                }
+                let mut sum = 0.0;
+                for t in terms.iter_mut() {
+                    if on(t, doc) {
+                        sum += t.score();
+                    }
+                }
+                Some(sum)
+            }
+        }
+    }
+
+    /// Keeps `doc` if it matches, is after the cursor and among the best so far. `bound` is
+    /// the query's score (an upper bound, give or take [`BOUND_SLACK`], of the score).
+    fn offer(&mut self, doc: DocId, bound: Score) {
+        let full = self.heap.len() >= self.fetch;
+        if full
+            && self
+                .heap
+                .peek()
+                .is_some_and(|w| bound < w.key.score - slack(w.key.score))
+        {
             return;
         }
+        let Some(score) = self.score(doc, bound) else {
+            return;
+        };
         let key = Key {
             score,
             id: self.id(doc),
         };
-        if self
-            .page
-            .after
-            .is_some_and(|a| key.order(&a) != Ordering::Less)
-        {
+        if self.after.is_some_and(|a| key.order(&a) != Ordering::Less) {
             return;
         }
         let entry = Entry {
@@ -156,13 +242,18 @@ impl SegmentPage {
         }
     }
 
-    /// Scores at or below this cannot make the page (ties still can: just below the worst).
+    /// Scores at or below this cannot make the page (ties still can: a little below the
+    /// worst kept).
     fn threshold(&self) -> Score {
         match self.heap.peek() {
-            Some(w) if self.heap.len() >= self.page.fetch => w.key.score.next_down(),
+            Some(w) if self.heap.len() >= self.fetch => w.key.score - slack(w.key.score),
             _ => Score::NEG_INFINITY,
         }
     }
+}
+
+fn slack(score: Score) -> Score {
+    (score.abs() * BOUND_SLACK).max(Score::EPSILON)
 }
 
 impl SegmentCollector for SegmentPage {
@@ -177,7 +268,7 @@ impl SegmentCollector for SegmentPage {
     }
 }
 
-impl Collector for Page {
+impl Collector for Page<'_> {
     type Fruit = Vec<(Key, DocAddress)>;
     type Child = SegmentPage;
 
@@ -187,8 +278,21 @@ impl Collector for Page {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentPage> {
         let fast = reader.fast_fields();
+        let scorers = |weights: &[Box<dyn Weight>]| -> tantivy::Result<Vec<Box<dyn Scorer>>> {
+            weights.iter().map(|w| w.scorer(reader, 1.0)).collect()
+        };
+        let scoring = match self.scoring {
+            Scoring::Query => SegmentScoring::Query,
+            Scoring::Constant(c) => SegmentScoring::Constant(c),
+            Scoring::Terms { terms, required } => SegmentScoring::Terms {
+                terms: scorers(terms)?,
+                required: scorers(required)?,
+            },
+        };
         Ok(SegmentPage {
-            page: *self,
+            fetch: self.fetch,
+            after: self.after,
+            scoring,
             segment,
             high: fast.u64(ID_HIGH)?,
             low: fast.u64(ID_LOW)?,

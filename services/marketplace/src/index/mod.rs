@@ -21,16 +21,18 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
 use tantivy::schema::Value;
 use tantivy::store::Compressor;
 use tantivy::{
-    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+    DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
+    TantivyDocument,
 };
 use uuid::Uuid;
 
-use collect::{FixedStatistics, Key, Page};
+use collect::{FixedStatistics, Key, Page, Scoring};
 use fields::{Fields, PLAIN, STEMMED};
-use query::Builder;
+use query::{Builder, Plan};
 
 use crate::search::filter::SearchFilter;
 
@@ -287,6 +289,72 @@ impl SearchIndex {
         ))
     }
 
+    /// The best `fetch` keys of `plan` after `after`. `driven_by_words`: visit the listings the
+    /// words match (few: filters or ids restrict them) rather than those of any scored term.
+    fn run(
+        searcher: &Searcher,
+        plan: &Plan,
+        after: Option<Key>,
+        fetch: usize,
+        driven_by_words: bool,
+    ) -> anyhow::Result<Vec<(Key, DocAddress)>> {
+        let stats = &FixedStatistics;
+        let mut top = Vec::new();
+        if after.is_none_or(|a| a.score >= query::EXACT) {
+            let page = Page {
+                fetch,
+                after,
+                scoring: Scoring::Query,
+            };
+            top = searcher.search_with_statistics_provider(plan.exact.as_ref(), &page, stats)?;
+        }
+        let (Some(words), true) = (&plan.words, top.len() < fetch) else {
+            return Ok(top);
+        };
+        let page = |scoring| Page {
+            fetch: fetch - top.len(),
+            after: after.filter(|a| a.score < query::EXACT),
+            scoring,
+        };
+        let more = match &plan.terms {
+            None => searcher.search_with_statistics_provider(
+                words.as_ref(),
+                &page(Scoring::Query),
+                stats,
+            )?,
+            Some(terms) => {
+                let scoring = EnableScoring::enabled_from_statistics_provider(stats, searcher);
+                let weights = terms
+                    .iter()
+                    .map(|t| t.weight(scoring))
+                    .collect::<tantivy::Result<Vec<_>>>()?;
+                if driven_by_words {
+                    let terms = Scoring::Terms {
+                        terms: &weights,
+                        required: &[],
+                    };
+                    searcher.search_with_statistics_provider(words.as_ref(), &page(terms), stats)?
+                } else {
+                    let matches = [words.weight(EnableScoring::disabled_from_searcher(searcher))?];
+                    let terms = Scoring::Terms {
+                        terms: &weights,
+                        required: &matches,
+                    };
+                    let flat = BooleanQuery::new(
+                        plan.terms
+                            .iter()
+                            .flatten()
+                            .map(|t| (Occur::Should, t.box_clone()))
+                            .collect(),
+                    );
+                    searcher.search_with_statistics_provider(&flat, &page(terms), stats)?
+                }
+            }
+        };
+        top.extend(more);
+        Ok(top)
+    }
+
     /// Up to `fetch` results of `filter` (which has a text) after `after`, best first, and
     /// the listing version they reflect.
     pub fn search(
@@ -297,12 +365,11 @@ impl SearchIndex {
     ) -> anyhow::Result<(i64, Vec<IndexHit>)> {
         let snap = self.snapshot();
         let searcher = &snap.searcher;
-        let query = self.builder(searcher)?.search(filter);
-        let top = searcher.search_with_statistics_provider(
-            query.as_ref(),
-            &Page { fetch, after },
-            &FixedStatistics,
-        )?;
+        let plan = self.builder(searcher)?.plan(filter, None);
+        // A tag, capability or publisher keeps few listings: visit those.
+        let narrow =
+            filter.tag.is_some() || filter.capability.is_some() || filter.publisher.is_some();
+        let top = Self::run(searcher, &plan, after, fetch, narrow)?;
         let mut hits = Vec::with_capacity(top.len());
         for (key, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -328,15 +395,8 @@ impl SearchIndex {
         ids: &[Uuid],
     ) -> anyhow::Result<Vec<Key>> {
         let searcher = &snapshot.searcher;
-        let query = self.builder(searcher)?.among(filter, ids);
-        let top = searcher.search_with_statistics_provider(
-            query.as_ref(),
-            &Page {
-                fetch: ids.len(),
-                after: None,
-            },
-            &FixedStatistics,
-        )?;
+        let plan = self.builder(searcher)?.plan(filter, Some(ids));
+        let top = Self::run(searcher, &plan, None, ids.len(), true)?;
         Ok(top.into_iter().map(|(k, _)| k).collect())
     }
 

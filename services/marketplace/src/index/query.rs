@@ -7,10 +7,12 @@
 //! field boosts). A word of [`FUZZY_FROM`] letters or more also matches the unstemmed words
 //! within one edit of it (two from [`FUZZY_TWO_FROM`] letters; a transposition is one edit),
 //! and the last word also matches the words it begins (search as you type, from
-//! [`PREFIX_FROM`] letters): such matches score [`EXPANSION`] per word, below any exact
+//! [`PREFIX_FROM`] letters): such matches are boosted by [`EXPANSION`], below any exact
 //! match, and each word expands to at most [`MAX_EXPANSIONS`] words, so a query's cost stays
-//! bounded. A listing whose whole name equals the text comes first ([`EXACT`]), whatever the
-//! words say. Filters select without scoring.
+//! bounded. The listings whose whole name equals the text come first ([`EXACT`]), whatever
+//! the words say ([`Plan`]). Filters select without scoring. A text without phrases is scored
+//! as the sum of its terms' scores (`Plan::terms`), which lets the search skip what cannot
+//! make the page (`collect`).
 
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
@@ -34,8 +36,9 @@ pub const LABELS: f32 = 3.0;
 pub const DESCRIPTION: f32 = 1.0;
 /// Boost of the publisher.
 pub const PUBLISHER: f32 = 0.5;
-/// Score a word adds when it matches only by prefix or typo.
-pub const EXPANSION: f32 = 0.25;
+/// Boost of a word matched only by prefix or typo (BM25 of the unstemmed word: at most
+/// about 0.2, below any exact match of a word).
+pub const EXPANSION: f32 = 0.02;
 /// Letters from which a word tolerates one typo.
 pub const FUZZY_FROM: usize = 5;
 /// Letters from which a word tolerates two.
@@ -172,8 +175,9 @@ impl<'a> Builder<'a> {
         ]
     }
 
-    /// `stems` in sequence (one stem: the term) in any ranked field, boosted by field.
-    fn in_fields(&self, stems: &[String]) -> Option<Box<dyn Query>> {
+    /// `stems` in sequence (one stem: the term) in any ranked field, boosted by field: the
+    /// query, and for one stem, its scored terms.
+    fn in_fields(&self, stems: &[String]) -> Option<(Box<dyn Query>, Option<Terms>)> {
         if stems.is_empty() {
             return None;
         }
@@ -196,7 +200,8 @@ impl<'a> Builder<'a> {
                 boxed(BoostQuery::new(q, boost))
             })
             .collect::<Vec<_>>();
-        any(clauses)
+        let terms = (stems.len() == 1).then(|| clauses.iter().map(|c| c.box_clone()).collect());
+        Some((any(clauses)?, terms))
     }
 
     /// Unstemmed words within the typo distance of `word`, or beginning with it (`prefix`),
@@ -239,77 +244,42 @@ impl<'a> Builder<'a> {
         out
     }
 
-    /// A piece: its stems in the ranked fields, or for a word, also its expansions.
-    fn piece(&mut self, piece: &Piece, last: bool) -> Option<Box<dyn Query>> {
+    /// A piece: its stems in the ranked fields, or for a word, also its expansions; and its
+    /// scored terms when it is one token.
+    fn piece(&mut self, piece: &Piece, last: bool) -> Option<(Box<dyn Query>, Option<Terms>)> {
         let (text, word) = match piece {
             Piece::Word(w) => (w.as_str(), true),
             Piece::Phrase(p) => (p.as_str(), false),
         };
         let stems = tokens(&mut self.stem, text);
-        let exact = self.in_fields(&stems)?;
+        let (exact, terms) = self.in_fields(&stems)?;
         let plain = tokens(&mut self.plain, text);
         if !word || stems.len() != 1 || plain.len() != 1 {
-            return Some(exact);
+            return Some((exact, terms.filter(|_| plain.len() == 1)));
         }
         let expanded = self.expansions(&plain[0], &stems[0], last);
-        if expanded.is_empty() {
-            return Some(exact);
-        }
-        let terms = expanded
+        let near: Vec<Box<dyn Query>> = expanded
             .iter()
-            .map(|w| Term::from_field_text(self.f.words, w));
-        let near = ConstScoreQuery::new(boxed(TermSetQuery::new(terms)), EXPANSION);
-        any(vec![exact, boxed(near)])
+            .map(|w| {
+                let t = TermQuery::new(
+                    Term::from_field_text(self.f.words, w),
+                    IndexRecordOption::Basic,
+                );
+                boxed(BoostQuery::new(boxed(t), EXPANSION))
+            })
+            .collect();
+        let mut terms = terms;
+        if let Some(t) = &mut terms {
+            t.extend(near.iter().map(|q| q.box_clone()));
+        }
+        let mut all = vec![exact];
+        all.extend(near);
+        Some((any(all)?, terms))
     }
 
-    /// What matches `text`: its exact name, or its words.
-    pub fn text(&mut self, text: &str) -> Box<dyn Query> {
-        let parsed = parse(text);
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let groups = parsed.required.len();
-        for (g, group) in parsed.required.iter().enumerate() {
-            let n = group.len();
-            let pieces = group
-                .iter()
-                .enumerate()
-                .filter_map(|(i, p)| self.piece(p, g + 1 == groups && i + 1 == n))
-                .collect();
-            if let Some(q) = any(pieces) {
-                clauses.push((Occur::Must, q));
-            }
-        }
-        let name = ConstScoreQuery::new(
-            boxed(TermQuery::new(
-                Term::from_field_text(self.f.name_exact, &exact_form(text)),
-                IndexRecordOption::Basic,
-            )),
-            EXACT,
-        );
-        if clauses.is_empty() {
-            return boxed(name);
-        }
-        for piece in &parsed.excluded {
-            let text = match piece {
-                Piece::Word(w) | Piece::Phrase(w) => w,
-            };
-            let stems = tokens(&mut self.stem, text);
-            if let Some(q) = self.in_fields(&stems) {
-                clauses.push((Occur::MustNot, q));
-            }
-        }
-        let words = boxed(BooleanQuery::new(clauses));
-        boxed(BooleanQuery::new(vec![
-            (Occur::Should, boxed(name)),
-            (Occur::Should, words),
-        ]))
-    }
-
-    /// `filter`'s whole query (with text: ranked).
-    pub fn search(&mut self, filter: &SearchFilter) -> Box<dyn Query> {
+    /// The filters' clauses, and the restriction to `ids` if any.
+    fn filters(&self, filter: &SearchFilter, ids: Option<&[Uuid]>) -> Vec<(Occur, Box<dyn Query>)> {
         let mut clauses = Vec::new();
-        if let Some(text) = &filter.text {
-            clauses.push((Occur::Must, self.text(text)));
-        }
         if let Some(t) = filter.agent_type {
             clauses.push(self::filter(self.f.agent_type, t.as_str()));
         }
@@ -322,17 +292,84 @@ impl<'a> Builder<'a> {
         if let Some(p) = &filter.publisher {
             clauses.push(self::filter(self.f.publisher_key, p));
         }
-        boxed(BooleanQuery::new(clauses))
+        if let Some(ids) = ids {
+            let set = TermSetQuery::new(ids.iter().map(|id| id_term(self.f, *id)));
+            clauses.push((Occur::Must, boxed(ConstScoreQuery::new(boxed(set), 0.0))));
+        }
+        clauses
     }
 
-    /// `filter`'s query restricted to the listings `ids`.
-    pub fn among(&mut self, filter: &SearchFilter, ids: &[Uuid]) -> Box<dyn Query> {
-        let set = TermSetQuery::new(ids.iter().map(|id| id_term(self.f, *id)));
-        boxed(BooleanQuery::new(vec![
-            (Occur::Must, self.search(filter)),
-            (Occur::Must, boxed(ConstScoreQuery::new(boxed(set), 0.0))),
-        ]))
+    /// The plan of `filter`'s search (which has a text), restricted to `ids` if given.
+    pub fn plan(&mut self, filter: &SearchFilter, ids: Option<&[Uuid]>) -> Plan {
+        let text = filter.text.as_deref().unwrap_or_default();
+        let name = Term::from_field_text(self.f.name_exact, &exact_form(text));
+        let name_query = || boxed(TermQuery::new(name.clone(), IndexRecordOption::Basic));
+        let mut exact = vec![(Occur::Must, name_query())];
+        exact.extend(self.filters(filter, ids));
+        let exact = boxed(ConstScoreQuery::new(boxed(BooleanQuery::new(exact)), EXACT));
+
+        let parsed = parse(text);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut terms: Option<Terms> = Some(Vec::new());
+        let groups = parsed.required.len();
+        for (g, group) in parsed.required.iter().enumerate() {
+            let n = group.len();
+            let mut pieces = Vec::new();
+            for (i, p) in group.iter().enumerate() {
+                if let Some((q, t)) = self.piece(p, g + 1 == groups && i + 1 == n) {
+                    pieces.push(q);
+                    match (&mut terms, t) {
+                        (Some(all), Some(t)) => all.extend(t),
+                        _ => terms = None,
+                    }
+                }
+            }
+            if let Some(q) = any(pieces) {
+                clauses.push((Occur::Must, q));
+            }
+        }
+        if clauses.is_empty() {
+            return Plan {
+                exact,
+                words: None,
+                terms: None,
+            };
+        }
+        for piece in &parsed.excluded {
+            let text = match piece {
+                Piece::Word(w) | Piece::Phrase(w) => w,
+            };
+            let stems = tokens(&mut self.stem, text);
+            if let Some((q, _)) = self.in_fields(&stems) {
+                clauses.push((Occur::MustNot, q));
+            }
+        }
+        // Exact names come first, apart.
+        clauses.push((Occur::MustNot, name_query()));
+        clauses.extend(self.filters(filter, ids));
+        Plan {
+            exact,
+            words: Some(boxed(BooleanQuery::new(clauses))),
+            terms,
+        }
     }
+}
+
+/// Scored terms, in a fixed order.
+pub type Terms = Vec<Box<dyn Query>>;
+
+/// What a search with a text runs.
+#[derive(Debug)]
+pub struct Plan {
+    /// The listings whose whole name is the text, that the filters select: all scored
+    /// [`EXACT`].
+    pub exact: Box<dyn Query>,
+    /// The listings the words match (those of `exact` aside) that the filters select; `None`
+    /// when the text has no word to search (stop words, exclusions only).
+    pub words: Option<Box<dyn Query>>,
+    /// When the text has no phrase: the scored terms of its words, whose sum is a match's
+    /// score (else `words` scores).
+    pub terms: Option<Terms>,
 }
 
 #[cfg(test)]
