@@ -98,12 +98,12 @@ pub enum Scoring<'a> {
     Constant(Score),
     /// The sum, in this order, of these weights' scores (each a term of the query): the same
     /// for a listing whatever else the query visits. The query only bounds scores from above
-    /// (block-max pruning); `required` says which listings match.
+    /// (block-max pruning); `matching` says which listings match.
     Terms {
         /// The scored terms.
         terms: &'a [Box<dyn Weight>],
-        /// Every one must match.
-        required: &'a [Box<dyn Weight>],
+        /// Which listings match; `None`: every one the query visits.
+        matching: Option<&'a Matching>,
     },
 }
 
@@ -112,13 +112,8 @@ impl std::fmt::Debug for Scoring<'_> {
         match self {
             Self::Query => f.write_str("Query"),
             Self::Constant(c) => write!(f, "Constant({c})"),
-            Self::Terms { terms, required } => {
-                write!(
-                    f,
-                    "Terms({} terms, {} required)",
-                    terms.len(),
-                    required.len()
-                )
+            Self::Terms { terms, matching } => {
+                write!(f, "Terms({} terms, {matching:?})", terms.len())
             }
         }
     }
@@ -135,6 +130,45 @@ pub struct Page<'a> {
     pub scoring: Scoring<'a>,
 }
 
+/// Which listings match, term by term.
+#[derive(Default)]
+pub struct Matching {
+    /// At least one of each group.
+    pub groups: Vec<Vec<Box<dyn Weight>>>,
+    /// None of these.
+    pub forbidden: Vec<Box<dyn Weight>>,
+    /// All of these.
+    pub filters: Vec<Box<dyn Weight>>,
+}
+
+impl std::fmt::Debug for Matching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matching")
+            .field("groups", &self.groups.len())
+            .field("forbidden", &self.forbidden.len())
+            .field("filters", &self.filters.len())
+            .finish()
+    }
+}
+
+/// A segment's [`Matching`].
+struct SegmentMatching {
+    groups: Vec<Vec<Box<dyn Scorer>>>,
+    forbidden: Vec<Box<dyn Scorer>>,
+    filters: Vec<Box<dyn Scorer>>,
+}
+
+impl SegmentMatching {
+    fn matches(&mut self, doc: DocId) -> bool {
+        self.filters.iter_mut().all(|s| on(s, doc))
+            && !self.forbidden.iter_mut().any(|s| on(s, doc))
+            && self
+                .groups
+                .iter_mut()
+                .all(|g| g.iter_mut().fold(false, |hit, s| on(s, doc) || hit))
+    }
+}
+
 /// Below the worst kept score by this much (relative) a bound from the query still lets a
 /// listing through: the query may sum the same terms in another order.
 const BOUND_SLACK: Score = 1e-5;
@@ -145,7 +179,7 @@ enum SegmentScoring {
     Constant(Score),
     Terms {
         terms: Vec<Box<dyn Scorer>>,
-        required: Vec<Box<dyn Scorer>>,
+        matching: Option<SegmentMatching>,
     },
 }
 
@@ -189,8 +223,8 @@ impl SegmentPage {
         match &mut self.scoring {
             SegmentScoring::Query => Some(score),
             SegmentScoring::Constant(c) => Some(*c),
-            SegmentScoring::Terms { terms, required } => {
-                if !required.iter_mut().all(|r| on(r, doc)) {
+            SegmentScoring::Terms { terms, matching } => {
+                if matching.as_mut().is_some_and(|m| !m.matches(doc)) {
                     return None;
                 }
                 let mut sum = 0.0;
@@ -284,9 +318,20 @@ impl Collector for Page<'_> {
         let scoring = match self.scoring {
             Scoring::Query => SegmentScoring::Query,
             Scoring::Constant(c) => SegmentScoring::Constant(c),
-            Scoring::Terms { terms, required } => SegmentScoring::Terms {
+            Scoring::Terms { terms, matching } => SegmentScoring::Terms {
                 terms: scorers(terms)?,
-                required: scorers(required)?,
+                matching: match matching {
+                    Some(m) => Some(SegmentMatching {
+                        groups: m
+                            .groups
+                            .iter()
+                            .map(|g| scorers(g))
+                            .collect::<tantivy::Result<_>>()?,
+                        forbidden: scorers(&m.forbidden)?,
+                        filters: scorers(&m.filters)?,
+                    }),
+                    None => None,
+                },
             },
         };
         Ok(SegmentPage {

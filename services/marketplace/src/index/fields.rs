@@ -36,7 +36,7 @@ pub struct Fields {
     pub description: Field,
     /// The publisher, stemmed.
     pub publisher: Field,
-    /// Every word above, unstemmed, without frequencies: prefix and typo matching.
+    /// Every word above, unstemmed: prefix and typo matching.
     pub words: Field,
     /// Filter: the agent type.
     pub agent_type: Field,
@@ -78,7 +78,7 @@ pub fn schema() -> (Schema, Fields) {
         labels: b.add_text_field("labels", text(STEMMED, positions)),
         description: b.add_text_field("description", text(STEMMED, positions)),
         publisher: b.add_text_field("publisher", text(STEMMED, positions)),
-        words: b.add_text_field("words", text(PLAIN, IndexRecordOption::Basic)),
+        words: b.add_text_field("words", text(PLAIN, IndexRecordOption::WithFreqs)),
         agent_type: b.add_text_field("agent_type", STRING),
         capability: b.add_text_field("capability", STRING),
         tag: b.add_text_field("tag", STRING),

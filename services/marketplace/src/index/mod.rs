@@ -30,14 +30,14 @@ use tantivy::{
 };
 use uuid::Uuid;
 
-use collect::{FixedStatistics, Key, Page, Scoring};
+use collect::{FixedStatistics, Key, Matching, Page, Scoring};
 use fields::{Fields, PLAIN, STEMMED};
 use query::{Builder, Plan};
 
 use crate::search::filter::SearchFilter;
 
 /// The format of the documents and the scoring; an index of another is built again.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// The writer's memory budget for documents not yet committed.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
 /// Doc store blocks: small, so that reading a page's documents decompresses little.
@@ -316,38 +316,52 @@ impl SearchIndex {
             after: after.filter(|a| a.score < query::EXACT),
             scoring,
         };
-        let more = match &plan.terms {
+        let more = match &plan.fast {
             None => searcher.search_with_statistics_provider(
                 words.as_ref(),
                 &page(Scoring::Query),
                 stats,
             )?,
-            Some(terms) => {
-                let scoring = EnableScoring::enabled_from_statistics_provider(stats, searcher);
-                let weights = terms
-                    .iter()
-                    .map(|t| t.weight(scoring))
-                    .collect::<tantivy::Result<Vec<_>>>()?;
+            Some(fast) => {
+                let scored = EnableScoring::enabled_from_statistics_provider(stats, searcher);
+                let unscored = EnableScoring::disabled_from_searcher(searcher);
+                let weights = |qs: &[Box<dyn Query>], how| {
+                    qs.iter()
+                        .map(|q| q.weight(how))
+                        .collect::<tantivy::Result<Vec<_>>>()
+                };
+                let terms = weights(&fast.terms, scored)?;
                 if driven_by_words {
-                    let terms = Scoring::Terms {
-                        terms: &weights,
-                        required: &[],
+                    let scoring = Scoring::Terms {
+                        terms: &terms,
+                        matching: None,
                     };
-                    searcher.search_with_statistics_provider(words.as_ref(), &page(terms), stats)?
+                    searcher.search_with_statistics_provider(
+                        words.as_ref(),
+                        &page(scoring),
+                        stats,
+                    )?
                 } else {
-                    let matches = [words.weight(EnableScoring::disabled_from_searcher(searcher))?];
-                    let terms = Scoring::Terms {
-                        terms: &weights,
-                        required: &matches,
+                    let matching = Matching {
+                        groups: fast
+                            .groups
+                            .iter()
+                            .map(|g| weights(g, unscored))
+                            .collect::<tantivy::Result<_>>()?,
+                        forbidden: weights(&fast.forbidden, unscored)?,
+                        filters: weights(&fast.filters, unscored)?,
+                    };
+                    let scoring = Scoring::Terms {
+                        terms: &terms,
+                        matching: Some(&matching),
                     };
                     let flat = BooleanQuery::new(
-                        plan.terms
+                        fast.terms
                             .iter()
-                            .flatten()
                             .map(|t| (Occur::Should, t.box_clone()))
                             .collect(),
                     );
-                    searcher.search_with_statistics_provider(&flat, &page(terms), stats)?
+                    searcher.search_with_statistics_provider(&flat, &page(scoring), stats)?
                 }
             }
         };

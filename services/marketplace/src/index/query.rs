@@ -11,7 +11,7 @@
 //! match, and each word expands to at most [`MAX_EXPANSIONS`] words, so a query's cost stays
 //! bounded. The listings whose whole name equals the text come first ([`EXACT`]), whatever
 //! the words say ([`Plan`]). Filters select without scoring. A text without phrases is scored
-//! as the sum of its terms' scores (`Plan::terms`), which lets the search skip what cannot
+//! as the sum of its terms' scores ([`Fast`]), which lets the search skip what cannot
 //! make the page (`collect`).
 
 use tantivy::query::{
@@ -263,7 +263,7 @@ impl<'a> Builder<'a> {
             .map(|w| {
                 let t = TermQuery::new(
                     Term::from_field_text(self.f.words, w),
-                    IndexRecordOption::Basic,
+                    IndexRecordOption::WithFreqs,
                 );
                 boxed(BoostQuery::new(boxed(t), EXPANSION))
             })
@@ -310,29 +310,36 @@ impl<'a> Builder<'a> {
 
         let parsed = parse(text);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut terms: Option<Terms> = Some(Vec::new());
+        let mut fast = Some(Fast::default());
         let groups = parsed.required.len();
         for (g, group) in parsed.required.iter().enumerate() {
             let n = group.len();
             let mut pieces = Vec::new();
+            let mut any_of: Terms = Vec::new();
             for (i, p) in group.iter().enumerate() {
                 if let Some((q, t)) = self.piece(p, g + 1 == groups && i + 1 == n) {
                     pieces.push(q);
-                    match (&mut terms, t) {
-                        (Some(all), Some(t)) => all.extend(t),
-                        _ => terms = None,
+                    match (&mut fast, t) {
+                        (Some(f), Some(t)) => {
+                            any_of.extend(t.iter().map(|q| q.box_clone()));
+                            f.terms.extend(t);
+                        }
+                        _ => fast = None,
                     }
                 }
             }
             if let Some(q) = any(pieces) {
                 clauses.push((Occur::Must, q));
+                if let Some(f) = &mut fast {
+                    f.groups.push(any_of);
+                }
             }
         }
         if clauses.is_empty() {
             return Plan {
                 exact,
                 words: None,
-                terms: None,
+                fast: None,
             };
         }
         for piece in &parsed.excluded {
@@ -340,19 +347,41 @@ impl<'a> Builder<'a> {
                 Piece::Word(w) | Piece::Phrase(w) => w,
             };
             let stems = tokens(&mut self.stem, text);
-            if let Some((q, _)) = self.in_fields(&stems) {
+            if let Some((q, t)) = self.in_fields(&stems) {
                 clauses.push((Occur::MustNot, q));
+                match (&mut fast, t) {
+                    (Some(f), Some(t)) => f.forbidden.extend(t),
+                    _ => fast = None,
+                }
             }
         }
         // Exact names come first, apart.
         clauses.push((Occur::MustNot, name_query()));
-        clauses.extend(self.filters(filter, ids));
+        let filters = self.filters(filter, ids);
+        if let Some(f) = &mut fast {
+            f.forbidden.push(name_query());
+            f.filters = filters.iter().map(|(_, q)| q.box_clone()).collect();
+        }
+        clauses.extend(filters);
         Plan {
             exact,
             words: Some(boxed(BooleanQuery::new(clauses))),
-            terms,
+            fast,
         }
     }
+}
+
+/// The terms of a text without phrases, for scoring and matching term by term.
+#[derive(Debug, Default)]
+pub struct Fast {
+    /// Scored terms in a fixed order: a match's score is the sum of those it has.
+    pub terms: Terms,
+    /// A match has at least one term of each group (a group per required word or `or`).
+    pub groups: Vec<Terms>,
+    /// A match has none of these (exclusions, the exact name).
+    pub forbidden: Terms,
+    /// A match passes all of these (filters).
+    pub filters: Terms,
 }
 
 /// Scored terms, in a fixed order.
@@ -367,9 +396,9 @@ pub struct Plan {
     /// The listings the words match (those of `exact` aside) that the filters select; `None`
     /// when the text has no word to search (stop words, exclusions only).
     pub words: Option<Box<dyn Query>>,
-    /// When the text has no phrase: the scored terms of its words, whose sum is a match's
-    /// score (else `words` scores).
-    pub terms: Option<Terms>,
+    /// When the text has no phrase: its terms, whose sum is a match's score (else `words`
+    /// scores).
+    pub fast: Option<Fast>,
 }
 
 #[cfg(test)]
