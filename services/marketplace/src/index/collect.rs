@@ -104,6 +104,8 @@ pub enum Scoring<'a> {
         terms: &'a [Box<dyn Weight>],
         /// Which listings match; `None`: every one the query visits.
         matching: Option<&'a Matching>,
+        /// Whether the query's scores bound the sums (else nothing is skipped).
+        bounded: bool,
     },
 }
 
@@ -112,7 +114,9 @@ impl std::fmt::Debug for Scoring<'_> {
         match self {
             Self::Query => f.write_str("Query"),
             Self::Constant(c) => write!(f, "Constant({c})"),
-            Self::Terms { terms, matching } => {
+            Self::Terms {
+                terms, matching, ..
+            } => {
                 write!(f, "Terms({} terms, {matching:?})", terms.len())
             }
         }
@@ -194,6 +198,7 @@ fn on(s: &mut Box<dyn Scorer>, doc: DocId) -> bool {
 /// A segment's share of a [`Page`].
 pub struct SegmentPage {
     fetch: usize,
+    bounded: bool,
     after: Option<Key>,
     scoring: SegmentScoring,
     segment: SegmentOrdinal,
@@ -243,6 +248,7 @@ impl SegmentPage {
     fn offer(&mut self, doc: DocId, bound: Score) {
         let full = self.heap.len() >= self.fetch;
         if full
+            && self.bounded
             && self
                 .heap
                 .peek()
@@ -280,7 +286,9 @@ impl SegmentPage {
     /// worst kept).
     fn threshold(&self) -> Score {
         match self.heap.peek() {
-            Some(w) if self.heap.len() >= self.fetch => w.key.score - slack(w.key.score),
+            Some(w) if self.bounded && self.heap.len() >= self.fetch => {
+                w.key.score - slack(w.key.score)
+            }
             _ => Score::NEG_INFINITY,
         }
     }
@@ -318,7 +326,9 @@ impl Collector for Page<'_> {
         let scoring = match self.scoring {
             Scoring::Query => SegmentScoring::Query,
             Scoring::Constant(c) => SegmentScoring::Constant(c),
-            Scoring::Terms { terms, matching } => SegmentScoring::Terms {
+            Scoring::Terms {
+                terms, matching, ..
+            } => SegmentScoring::Terms {
                 terms: scorers(terms)?,
                 matching: match matching {
                     Some(m) => Some(SegmentMatching {
@@ -334,8 +344,13 @@ impl Collector for Page<'_> {
                 },
             },
         };
+        let bounded = match self.scoring {
+            Scoring::Terms { bounded, .. } => bounded,
+            _ => true,
+        };
         Ok(SegmentPage {
             fetch: self.fetch,
+            bounded,
             after: self.after,
             scoring,
             segment,

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use collect::{FixedStatistics, Key, Matching, Page, Scoring};
 use fields::{Fields, PLAIN, STEMMED};
-use query::{Builder, Plan};
+use query::{Builder, Plan, Terms};
 
 use crate::search::filter::SearchFilter;
 
@@ -335,6 +335,7 @@ impl SearchIndex {
                     let scoring = Scoring::Terms {
                         terms: &terms,
                         matching: None,
+                        bounded: true,
                     };
                     searcher.search_with_statistics_provider(
                         words.as_ref(),
@@ -342,11 +343,30 @@ impl SearchIndex {
                         stats,
                     )?
                 } else {
+                    // One group (a word, or words joined by `or`): visit what any of its terms
+                    // matches, skipping what cannot make the page. Several: visit the rarest
+                    // group's matches and check the others term by term.
+                    let driver = if fast.groups.len() < 2 {
+                        None
+                    } else {
+                        let size = |g: &Terms| {
+                            let mut n = 0;
+                            for q in g {
+                                q.query_terms(&mut |t, _| {
+                                    n += searcher.doc_freq(t).unwrap_or(u64::MAX / 64);
+                                });
+                            }
+                            n
+                        };
+                        (0..fast.groups.len()).min_by_key(|&i| size(&fast.groups[i]))
+                    };
                     let matching = Matching {
                         groups: fast
                             .groups
                             .iter()
-                            .map(|g| weights(g, unscored))
+                            .enumerate()
+                            .filter(|(i, _)| driver.is_some_and(|d| d != *i))
+                            .map(|(_, g)| weights(g, unscored))
                             .collect::<tantivy::Result<_>>()?,
                         forbidden: weights(&fast.forbidden, unscored)?,
                         filters: weights(&fast.filters, unscored)?,
@@ -354,14 +374,19 @@ impl SearchIndex {
                     let scoring = Scoring::Terms {
                         terms: &terms,
                         matching: Some(&matching),
+                        bounded: driver.is_none(),
                     };
-                    let flat = BooleanQuery::new(
-                        fast.terms
+                    let visit = match driver {
+                        Some(d) => &fast.groups[d],
+                        None => &fast.terms,
+                    };
+                    let visit = BooleanQuery::new(
+                        visit
                             .iter()
                             .map(|t| (Occur::Should, t.box_clone()))
                             .collect(),
                     );
-                    searcher.search_with_statistics_provider(&flat, &page(scoring), stats)?
+                    searcher.search_with_statistics_provider(&visit, &page(scoring), stats)?
                 }
             }
         };
