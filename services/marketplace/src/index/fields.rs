@@ -30,12 +30,10 @@ pub struct Fields {
     pub name: Field,
     /// The whole name, lowercased with whitespace collapsed: equal to a query that is the name.
     pub name_exact: Field,
-    /// Tags and capabilities, stemmed.
+    /// Tags, capabilities and the publisher, stemmed.
     pub labels: Field,
     /// The description, stemmed.
     pub description: Field,
-    /// The publisher, stemmed.
-    pub publisher: Field,
     /// Every word above, unstemmed: prefix and typo matching.
     pub words: Field,
     /// Filter: the agent type.
@@ -77,7 +75,6 @@ pub fn schema() -> (Schema, Fields) {
         name_exact: b.add_text_field("name_exact", STRING),
         labels: b.add_text_field("labels", text(STEMMED, positions)),
         description: b.add_text_field("description", text(STEMMED, positions)),
-        publisher: b.add_text_field("publisher", text(STEMMED, positions)),
         words: b.add_text_field("words", text(PLAIN, IndexRecordOption::WithFreqs)),
         agent_type: b.add_text_field("agent_type", STRING),
         capability: b.add_text_field("capability", STRING),
@@ -176,12 +173,12 @@ pub fn document(f: &Fields, s: &Source<'_>) -> TantivyDocument {
         .iter()
         .chain(s.capabilities)
         .map(String::as_str)
+        .chain([s.publisher])
         .collect::<Vec<_>>()
         .join(" ");
     d.add_text(f.labels, &labels);
     d.add_text(f.description, s.description);
-    d.add_text(f.publisher, s.publisher);
-    for t in [s.name, &labels, s.description, s.publisher] {
+    for t in [s.name, &labels, s.description] {
         d.add_text(f.words, t);
     }
     d.add_text(f.agent_type, s.agent_type);

@@ -37,7 +37,7 @@ use query::{Builder, Plan, Terms};
 use crate::search::filter::SearchFilter;
 
 /// The format of the documents and the scoring; an index of another is built again.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// The writer's memory budget for documents not yet committed.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
 /// Doc store blocks: small, so that reading a page's documents decompresses little.
@@ -343,10 +343,10 @@ impl SearchIndex {
                         stats,
                     )?
                 } else {
-                    // One group (a word, or words joined by `or`): visit what any of its terms
-                    // matches, skipping what cannot make the page. Several: visit the rarest
-                    // group's matches and check the others term by term.
-                    let driver = if fast.groups.len() < 2 {
+                    // Up to two groups (words, or words joined by `or`): visit what any term
+                    // matches, skipping what cannot make the page. More: visit the rarest
+                    // group's matches and check the others term by term (measured cheaper).
+                    let driver = if fast.groups.len() < 3 {
                         None
                     } else {
                         let size = |g: &Terms| {
@@ -365,7 +365,8 @@ impl SearchIndex {
                             .groups
                             .iter()
                             .enumerate()
-                            .filter(|(i, _)| driver.is_some_and(|d| d != *i))
+                            // Without a driver, one group is what the visit matches already.
+                            .filter(|(i, _)| driver.map_or(fast.groups.len() > 1, |d| d != *i))
                             .map(|(_, g)| weights(g, unscored))
                             .collect::<tantivy::Result<_>>()?,
                         forbidden: weights(&fast.forbidden, unscored)?,

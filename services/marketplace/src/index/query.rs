@@ -2,9 +2,8 @@
 //!
 //! The text keeps PostgreSQL's `websearch` syntax: words (all required), `"quoted phrases"`,
 //! `-word` or `-"a phrase"` (excluded), and `or` between two of them (either). Each word
-//! matches its stem in the name, the tags and capabilities, the description or the publisher,
-//! weighted in that order ([`NAME`], [`LABELS`], [`DESCRIPTION`], [`PUBLISHER`]: BM25 with
-//! field boosts). A word of [`FUZZY_FROM`] letters or more also matches the unstemmed words
+//! matches its stem in the name, the tags, capabilities and publisher, or the description,
+//! weighted in that order ([`NAME`], [`LABELS`], [`DESCRIPTION`]: BM25 with field boosts). A word of [`FUZZY_FROM`] letters or more also matches the unstemmed words
 //! within one edit of it (two from [`FUZZY_TWO_FROM`] letters; a transposition is one edit),
 //! and the last word also matches the words it begins (search as you type, from
 //! [`PREFIX_FROM`] letters): such matches are boosted by [`EXPANSION`], below any exact
@@ -30,12 +29,10 @@ use crate::search::filter::SearchFilter;
 pub const EXACT: f32 = 10_000.0;
 /// Boost of the name.
 pub const NAME: f32 = 8.0;
-/// Boost of tags and capabilities.
+/// Boost of tags, capabilities and the publisher.
 pub const LABELS: f32 = 3.0;
 /// Boost of the description.
 pub const DESCRIPTION: f32 = 1.0;
-/// Boost of the publisher.
-pub const PUBLISHER: f32 = 0.5;
 /// Boost of a word matched only by prefix or typo (BM25 of the unstemmed word: at most
 /// about 0.2, below any exact match of a word).
 pub const EXPANSION: f32 = 0.02;
@@ -166,12 +163,11 @@ impl<'a> Builder<'a> {
     }
 
     /// The ranked fields with their boosts.
-    fn fields(&self) -> [(Field, f32); 4] {
+    fn fields(&self) -> [(Field, f32); 3] {
         [
             (self.f.name, NAME),
             (self.f.labels, LABELS),
             (self.f.description, DESCRIPTION),
-            (self.f.publisher, PUBLISHER),
         ]
     }
 
