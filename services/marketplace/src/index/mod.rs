@@ -445,3 +445,6 @@ impl SearchIndex {
         self.snapshot().searcher.num_docs()
     }
 }
+
+#[cfg(test)]
+mod tests;
