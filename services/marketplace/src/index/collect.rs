@@ -8,13 +8,13 @@
 //! common words weigh the same; what ranks is where the words stand and how often.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::query::{Bm25StatisticsProvider, Scorer, Weight};
 use tantivy::schema::Field;
-use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED, Term};
 
 use super::fields::{ID_HIGH, ID_LOW};
 
@@ -106,6 +106,9 @@ pub enum Scoring<'a> {
         matching: Option<&'a Matching>,
         /// Whether the query's scores bound the sums (else nothing is skipped).
         bounded: bool,
+        /// Listings likely to make the page (every word in the name), visited first so that
+        /// pruning starts from their scores.
+        seed: Option<&'a dyn Weight>,
     },
 }
 
@@ -199,6 +202,8 @@ fn on(s: &mut Box<dyn Scorer>, doc: DocId) -> bool {
 pub struct SegmentPage {
     fetch: usize,
     bounded: bool,
+    seed: Option<Box<dyn Scorer>>,
+    seeded: HashSet<DocId>,
     after: Option<Key>,
     scoring: SegmentScoring,
     segment: SegmentOrdinal,
@@ -344,13 +349,15 @@ impl Collector for Page<'_> {
                 },
             },
         };
-        let bounded = match self.scoring {
-            Scoring::Terms { bounded, .. } => bounded,
-            _ => true,
+        let (bounded, seed) = match self.scoring {
+            Scoring::Terms { bounded, seed, .. } => (bounded, seed),
+            _ => (true, None),
         };
         Ok(SegmentPage {
             fetch: self.fetch,
             bounded,
+            seed: seed.map(|w| w.scorer(reader, 1.0)).transpose()?,
+            seeded: HashSet::new(),
             after: self.after,
             scoring,
             segment,
@@ -383,8 +390,19 @@ impl Collector for Page<'_> {
             return Ok(Vec::new());
         }
         let alive = reader.alive_bitset();
-        weight.for_each_pruning(Score::NEG_INFINITY, reader, &mut |doc, score| {
-            if alive.is_none_or(|a| a.is_alive(doc)) {
+        if let Some(mut seed) = page.seed.take() {
+            let mut doc = seed.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    page.offer(doc, Score::INFINITY);
+                    page.seeded.insert(doc);
+                }
+                doc = seed.advance();
+            }
+        }
+        let threshold = page.threshold();
+        weight.for_each_pruning(threshold, reader, &mut |doc, score| {
+            if alive.is_none_or(|a| a.is_alive(doc)) && !page.seeded.contains(&doc) {
                 page.offer(doc, score);
             }
             page.threshold()

@@ -336,6 +336,7 @@ impl SearchIndex {
                         terms: &terms,
                         matching: None,
                         bounded: true,
+                        seed: None,
                     };
                     searcher.search_with_statistics_provider(
                         words.as_ref(),
@@ -372,10 +373,15 @@ impl SearchIndex {
                         forbidden: weights(&fast.forbidden, unscored)?,
                         filters: weights(&fast.filters, unscored)?,
                     };
+                    let seed = match (&fast.seed, driver) {
+                        (Some(q), None) => Some(q.weight(unscored)?),
+                        _ => None,
+                    };
                     let scoring = Scoring::Terms {
                         terms: &terms,
                         matching: Some(&matching),
                         bounded: driver.is_none(),
+                        seed: seed.as_deref(),
                     };
                     let visit = match driver {
                         Some(d) => &fast.groups[d],

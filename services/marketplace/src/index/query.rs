@@ -295,6 +295,27 @@ impl<'a> Builder<'a> {
         clauses
     }
 
+    /// With two groups or more, each of one word of one stem: the listings with every stem in
+    /// the name.
+    fn seed(&mut self, parsed: &Parsed) -> Option<Box<dyn Query>> {
+        if parsed.required.len() < 2 {
+            return None;
+        }
+        let mut clauses = Vec::new();
+        for group in &parsed.required {
+            let [Piece::Word(w)] = group.as_slice() else {
+                return None;
+            };
+            let [stem] = tokens(&mut self.stem, w).try_into().ok()?;
+            let t = Term::from_field_text(self.f.name, &stem);
+            clauses.push((
+                Occur::Must,
+                boxed(TermQuery::new(t, IndexRecordOption::Basic)),
+            ));
+        }
+        Some(boxed(BooleanQuery::new(clauses)))
+    }
+
     /// The plan of `filter`'s search (which has a text), restricted to `ids` if given.
     pub fn plan(&mut self, filter: &SearchFilter, ids: Option<&[Uuid]>) -> Plan {
         let text = filter.text.as_deref().unwrap_or_default();
@@ -351,6 +372,9 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        if let Some(f) = &mut fast {
+            f.seed = self.seed(&parsed);
+        }
         // Exact names come first, apart.
         clauses.push((Occur::MustNot, name_query()));
         let filters = self.filters(filter, ids);
@@ -378,6 +402,8 @@ pub struct Fast {
     pub forbidden: Terms,
     /// A match passes all of these (filters).
     pub filters: Terms,
+    /// With two words or more, each one word: the listings with all of them in the name.
+    pub seed: Option<Box<dyn Query>>,
 }
 
 /// Scored terms, in a fixed order.
