@@ -172,7 +172,7 @@ impl SegmentMatching {
             && self
                 .groups
                 .iter_mut()
-                .all(|g| g.iter_mut().fold(false, |hit, s| on(s, doc) || hit))
+                .all(|g| g.iter_mut().any(|s| on(s, doc)))
     }
 }
 
