@@ -1,7 +1,7 @@
 -- wrk script: GET /api/v1/marketplace/agents over the request mix in the file named by
 -- MARKET_QUERIES (see marketplace-search.sh). A share LONG_TAIL (default 0.01) of requests are
 -- composed at random from two or three words (object, role, brand): mostly never seen
--- before, so they reach the database. With PACE_MS set, each connection waits that long
+-- before, so they reach the search index. With PACE_MS set, each connection waits that long
 -- between requests (a paced run: connections x 1000 / PACE_MS requests per second at most).
 -- Prints one JSON line like the other wrk scripts.
 local data = dofile(os.getenv("MARKET_QUERIES"))

@@ -12,7 +12,7 @@
 # 429 and counted as errors; the local stack sets both).
 # Variables: MARKETPLACE_BASE (http://127.0.0.1:8082), CONNECTIONS (64), THREADS (2),
 # DURATION (30s, each run), BASELINE_DURATION (10s), WARMUP (15s), LONG_TAIL (0.01: share
-# of requests composed at random, mostly never seen before, so served by PostgreSQL),
+# of requests composed at random, mostly never seen before, so served by the search index),
 # TARGET_RPS (3000), P99_MAX_MS (20). The goal is the paced run's: at least TARGET_RPS
 # requests per second with p99 below P99_MAX_MS and no errors. Exits 1 unless it is met and
 # the saturated run also reaches TARGET_RPS. Errors in the saturated run (long-tail searches

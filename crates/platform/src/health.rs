@@ -1,8 +1,8 @@
 //! Health endpoints.
 //!
 //! - `GET /health/live`: the process serves requests (200 always).
-//! - `GET /health/ready`: the database answers (200, else 503); Redis is not required,
-//!   because every Redis use fails open.
+//! - `GET /health/ready`: the database answers and every readiness check the service added
+//!   passes (200, else 503); Redis is not required, because every Redis use fails open.
 //! - `GET /health/detailed`: `database`, `redis`, and `vault` / `opa` when `VAULT_ADDR` /
 //!   `OPA_URL` are set, probed concurrently. Each is `healthy`, `degraded` (answered in more
 //!   than 1000 ms) or `unreachable` (error, or no answer within 2000 ms). HTTP 200 when all
@@ -55,6 +55,10 @@ pub struct Component {
 /// mode); it reports its own state without a network probe.
 pub type ExtraCheck = Arc<dyn Fn() -> Option<(&'static str, Component)> + Send + Sync>;
 
+/// A condition a service adds to `/health/ready` (for example: its search index has caught
+/// up); `Err` says why the instance is not ready yet.
+pub type ReadyCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 /// Everything `/health/*` needs.
 #[derive(Clone)]
 pub struct HealthChecker {
@@ -65,6 +69,7 @@ pub struct HealthChecker {
     opa: Option<Url>,
     http: reqwest::Client,
     extras: Vec<ExtraCheck>,
+    readiness: Vec<ReadyCheck>,
 }
 
 impl std::fmt::Debug for HealthChecker {
@@ -95,12 +100,19 @@ impl HealthChecker {
             opa,
             http,
             extras: Vec::new(),
+            readiness: Vec::new(),
         }
     }
 
     /// Adds a component computed by the service.
     pub fn with_extra(mut self, check: ExtraCheck) -> Self {
         self.extras.push(check);
+        self
+    }
+
+    /// Adds a condition of readiness.
+    pub fn with_readiness(mut self, check: ReadyCheck) -> Self {
+        self.readiness.push(check);
         self
     }
 
@@ -253,15 +265,24 @@ pub async fn live() -> HttpResponse {
 /// `GET /health/ready`.
 pub async fn ready(checker: web::Data<HealthChecker>) -> HttpResponse {
     let db = probe(async { checker.db.ping().await.map_err(|e| e.to_string()) }).await;
-    let status = if db.status == Status::Unreachable {
+    let waiting: Vec<String> = checker
+        .readiness
+        .iter()
+        .filter_map(|check| check().err())
+        .collect();
+    let status = if db.status == Status::Unreachable || !waiting.is_empty() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    HttpResponse::build(status).json(serde_json::json!({
+    let mut body = serde_json::json!({
         "status": if status.is_success() { "ready" } else { "not_ready" },
         "database": db,
-    }))
+    });
+    if !waiting.is_empty() {
+        body["waiting"] = waiting.into();
+    }
+    HttpResponse::build(status).json(body)
 }
 
 /// `GET /health/detailed`.

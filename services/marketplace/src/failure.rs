@@ -15,4 +15,7 @@ pub enum Failure {
     /// A response body could not be written.
     #[error(transparent)]
     Encode(#[from] serde_json::Error),
+    /// The search index failed.
+    #[error("search index: {0:#}")]
+    Index(anyhow::Error),
 }

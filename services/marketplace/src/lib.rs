@@ -7,6 +7,7 @@ pub mod config;
 pub mod detail;
 pub mod etag;
 pub mod failure;
+pub mod index;
 pub mod listing;
 mod migrations;
 pub mod projection;

@@ -1,131 +1,197 @@
-//! Checking cached responses against changed listings.
+//! Checking cached responses against the listings a poll found changed.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering as Order;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use platform::db::{Db, GenericClient};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Entry, MAX_CHANGES, MAX_MATCHES, ResponseCache};
-use crate::repo::versions;
+use crate::listing::Listing;
+use crate::repo::versions::PageRange;
+use crate::search::filter::{After, SearchFilter};
 
-impl<B: Send + Sync + 'static> ResponseCache<B> {
-    /// Drops the entries that changes since their version may affect; the others become
-    /// exact for the current version.
-    pub async fn check(&self, db: &Db) -> anyhow::Result<()> {
-        let c = db.pool().get().await?;
-        let (version, reset) = versions::current(&c).await?;
+/// A listing written by a change the instance has just applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Changed<'a> {
+    /// The listing as written.
+    pub listing: &'a Listing,
+    /// Whether it is shown now.
+    pub visible: bool,
+    /// The version that wrote it.
+    pub version: i64,
+}
+
+/// What the instance applied in one poll: the listings written by versions in `(from, to]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Applied<'a> {
+    /// The version applied before.
+    pub from: i64,
+    /// The version applied now.
+    pub to: i64,
+    /// Rows were removed outright (rebuild, purge): every entry goes.
+    pub reset: bool,
+    /// The listings written; `None` when there were too many to keep.
+    pub changed: Option<&'a [Changed<'a>]>,
+}
+
+/// Ranks listings for a text search: the sort keys, in the current index, of those of `ids`
+/// that `filter` selects.
+pub type Rank<'a> = dyn Fn(&SearchFilter, &[Uuid]) -> anyhow::Result<Vec<After>> + 'a;
+
+/// Whether `key` sorts strictly after `a` in the result order (comes later).
+fn later(key: &After, a: &After) -> bool {
+    match (key, a) {
+        (After::Ranked { score, id }, After::Ranked { score: s, id: i }) => {
+            score.total_cmp(s).then(id.cmp(i)) == Order::Less
+        }
+        (
+            After::Recent { created_at, id },
+            After::Recent {
+                created_at: c,
+                id: i,
+            },
+        ) => (created_at, id) < (c, i),
+        _ => false,
+    }
+}
+
+/// Whether `key` falls within the part of the order `range` covers.
+fn within(key: &After, range: &PageRange) -> bool {
+    range.after.as_ref().is_none_or(|a| later(key, a))
+        && range.last.as_ref().is_none_or(|l| later(l, key))
+}
+
+/// Whether `filter`'s filters (its text aside) select `l`.
+fn selects(filter: &SearchFilter, l: &Listing) -> bool {
+    filter.agent_type.is_none_or(|t| t.as_str() == l.agent_type)
+        && filter
+            .capability
+            .as_ref()
+            .is_none_or(|c| l.capabilities.iter().any(|x| x == c.as_str()))
+        && filter
+            .tag
+            .as_ref()
+            .is_none_or(|t| l.tags.iter().any(|x| x.eq_ignore_ascii_case(t.as_str())))
+        && filter
+            .publisher
+            .as_ref()
+            .is_none_or(|p| l.publisher.to_lowercase() == *p)
+}
+
+impl<B> ResponseCache<B> {
+    /// The instance looked for changes and found none it had not applied.
+    pub fn checked(&self) {
+        let mut s = self.lock();
+        s.checked = Some(Instant::now());
+    }
+
+    /// Drops the entries that `applied` may affect; the others become exact for its version.
+    /// `rank` places changed listings in a text search's order.
+    pub fn apply(&self, applied: &Applied<'_>, rank: &Rank<'_>) -> anyhow::Result<()> {
         let entries: Vec<Entry<B>> = {
-            let mut s = self.lock();
-            if reset > s.known || version < s.known {
-                self.clear(&mut s);
-            }
+            let s = self.lock();
             s.slots
                 .iter()
                 .filter_map(|(k, slot)| {
-                    let e = slot.cell.get().filter(|e| e.as_of() < version)?;
+                    let e = slot.cell.get().filter(|e| e.as_of() < applied.to)?;
                     Some((k.clone(), slot.filter.clone(), slot.cell.clone(), e.clone()))
                 })
                 .collect()
         };
-        if let Some(lower) = entries.iter().map(|e| e.3.as_of()).min() {
-            let changed = versions::changed(&c, lower, version, MAX_CHANGES + 1).await?;
-            let visible = changed.iter().filter(|ch| ch.visible).count();
-            if changed.len() as i64 > MAX_CHANGES || entries.len() * visible > MAX_MATCHES {
-                self.clear(&mut self.lock());
+        let changed = applied.changed.filter(|c| {
+            let visible = c.iter().filter(|ch| ch.visible).count();
+            !applied.reset
+                && c.len() as i64 <= MAX_CHANGES
+                && entries.len() * visible <= MAX_MATCHES
+        });
+        let Some(changed) = changed else {
+            let mut s = self.lock();
+            self.clear(&mut s);
+            s.checked = Some(Instant::now());
+            self.entries.set(0.0);
+            return Ok(());
+        };
+        let mut stale = HashSet::new();
+        for (i, (_, filter, _, e)) in entries.iter().enumerate() {
+            let as_of = e.as_of();
+            let news: Vec<&Changed<'_>> = changed.iter().filter(|c| c.version > as_of).collect();
+            // Written by a version it never saw: it missed a change.
+            let missed = as_of < applied.from;
+            let shown = || news.iter().any(|c| e.ids.contains(&c.listing.id));
+            if missed || shown() {
+                stale.insert(i);
+                continue;
+            }
+            let candidates: Vec<&Listing> = news
+                .iter()
+                .filter(|c| c.visible && selects(filter, c.listing))
+                .map(|c| c.listing)
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let keys: Vec<After> = if filter.text.is_some() {
+                let ids: Vec<Uuid> = candidates.iter().map(|l| l.id).collect();
+                rank(filter, &ids)?
             } else {
-                let stale = self.affected(&c, &entries, &changed, version).await?;
-                let mut s = self.lock();
-                for (i, (key, _, cell, entry)) in entries.iter().enumerate() {
-                    // A slot made since the entries were taken is not the one checked.
-                    let same = s.slots.get(key).is_some_and(|x| Arc::ptr_eq(&x.cell, cell));
-                    if !same {
-                        continue;
-                    }
-                    if stale.contains(&i) {
-                        s.slots.remove(key);
-                        self.dropped.increment(1);
-                    } else {
-                        entry.as_of.fetch_max(version, Ordering::Relaxed);
-                    }
-                }
+                candidates
+                    .iter()
+                    .map(|l| After::Recent {
+                        created_at: l.created_at,
+                        id: l.id,
+                    })
+                    .collect()
+            };
+            if keys.iter().any(|k| within(k, &e.range)) {
+                stale.insert(i);
             }
         }
         let mut s = self.lock();
-        s.known = version;
+        for (i, (key, _, cell, entry)) in entries.iter().enumerate() {
+            // A slot made since the entries were taken is not the one checked.
+            let same = s.slots.get(key).is_some_and(|x| Arc::ptr_eq(&x.cell, cell));
+            if !same {
+                continue;
+            }
+            if stale.contains(&i) {
+                s.slots.remove(key);
+                self.dropped.increment(1);
+            } else {
+                entry.as_of.fetch_max(applied.to, Ordering::Relaxed);
+            }
+        }
         s.checked = Some(Instant::now());
         self.entries.set(s.slots.len() as f64);
         Ok(())
     }
+}
 
-    /// Indexes of `entries` that the `changed` listings affect.
-    async fn affected(
-        &self,
-        c: &impl GenericClient,
-        entries: &[Entry<B>],
-        changed: &[versions::Change],
-        version: i64,
-    ) -> anyhow::Result<HashSet<usize>> {
-        let at: HashMap<Uuid, i64> = changed.iter().map(|ch| (ch.id, ch.version)).collect();
-        let mut stale = HashSet::new();
-        let mut to_match = Vec::new();
-        for (i, (_, filter, _, e)) in entries.iter().enumerate() {
-            let as_of = e.as_of();
-            if e.ids
-                .iter()
-                .any(|id| at.get(id).is_some_and(|v| *v > as_of))
-            {
-                stale.insert(i);
-            } else if changed.iter().any(|ch| ch.visible && ch.version > as_of) {
-                to_match.push((i, filter, &e.range, as_of));
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranked(score: f32, id: u128) -> After {
+        After::Ranked {
+            score,
+            id: Uuid::from_u128(id),
         }
-        if !to_match.is_empty() {
-            let filters: Vec<versions::Watch<'_>> = to_match
-                .iter()
-                .map(|(_, filter, range, since)| versions::Watch {
-                    filter,
-                    range,
-                    since: *since,
-                })
-                .collect();
-            for k in versions::matching(c, version, &filters).await? {
-                stale.extend(to_match.get(k).map(|(i, _, _, _)| *i));
-            }
-        }
-        Ok(stale)
     }
 
-    /// Runs [`ResponseCache::check`] every `every` until `stop` is cancelled.
-    pub fn spawn_checks(self: Arc<Self>, db: Db, every: Duration, stop: CancellationToken) {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut failing = false;
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let started = Instant::now();
-                let checked = self.check(&db).await;
-                self.check_time.record(started.elapsed().as_secs_f64());
-                match checked {
-                    Ok(()) if failing => {
-                        failing = false;
-                        tracing::info!("response cache: checking for changed listings again");
-                    }
-                    Ok(()) => {}
-                    Err(e) if !failing => {
-                        failing = true;
-                        tracing::warn!(error = %format!("{e:#}"), "response cache: cannot check for changed listings; serving from the database");
-                    }
-                    Err(_) => {}
-                }
-            }
-        });
+    #[test]
+    fn a_key_is_within_a_range_between_its_cursor_and_its_last_row() {
+        let range = PageRange {
+            after: Some(ranked(5.0, 1)),
+            last: Some(ranked(2.0, 1)),
+        };
+        assert!(within(&ranked(3.0, 9), &range));
+        assert!(within(&ranked(5.0, 0), &range));
+        assert!(!within(&ranked(5.0, 1), &range));
+        assert!(!within(&ranked(6.0, 0), &range));
+        assert!(!within(&ranked(2.0, 0), &range));
+        assert!(within(&ranked(2.0, 2), &range));
+        assert!(within(&ranked(0.5, 0), &PageRange::default()));
     }
 }

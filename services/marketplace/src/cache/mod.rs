@@ -2,27 +2,29 @@
 //!
 //! Entries are keyed by the normal form of the request ([`crate::search::SearchRequest::cache_key`])
 //! and hold the body, its ETag, the ids of every row the query fetched, and the listing
-//! version the response is exact for (read in the query's own snapshot). Concurrent misses of
-//! one key share one query, unless it took its snapshot more than [`JOIN_WITHIN`] ago (a
-//! query still waiting for its turn is always joined). Every
-//! `MARKETPLACE_CACHE_POLL_MS` the instance reads `listing_version` and checks each entry
-//! against the listings changed since its version: it drops
+//! version the response is exact for (the index's, or for browsing without a text, the one
+//! read in the query's own snapshot). Concurrent misses of one key share one query, unless it
+//! started more than [`JOIN_WITHIN`] ago (a query still waiting for its turn is always
+//! joined). Each time the instance applies changed listings to its index (every
+//! `MARKETPLACE_CACHE_POLL_MS`, `crate::index::follow`), it checks each entry against the
+//! listings changed since its version ([`ResponseCache::apply`]) and drops
 //! - the entries that fetched a changed listing (removed, hidden or edited),
 //! - the entries whose filters select a changed listing that is now visible and whose sort key
 //!   falls within the page (after the request's cursor, before the last row the query
-//!   fetched), asked of PostgreSQL with the search's own predicate and order,
+//!   fetched): placed by the index with the search's own query and scores, or for browsing by
+//!   `(created_at, id)`,
 //!
 //! and everything after a rebuild or a purge, or when there are more changes than it can
 //! match cheaply ([`MAX_CHANGES`], [`MAX_MATCHES`]). The others are exact for the new
 //! version. So a popular broad query is recomputed only when a listing it shows or could show
-//! changes, not every second. Entries are served only while the last check succeeded within
-//! [`STALE_AFTER`]; a change leaves cached responses about one poll after the projection
-//! applies it, or, for a response whose query was still running, one poll after that query.
+//! changes, not every second. Entries are served only while the last look for changes
+//! succeeded within [`STALE_AFTER`]; a change leaves cached responses when the index applies
+//! it.
 //!
 //! The body's type `B` is the web layer's (`Bytes`, shared rather than copied by each hit):
 //! the cache holds it without knowing it.
 
-mod check;
+pub mod check;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,7 +32,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use metrics::{Counter, Gauge, Histogram};
+use metrics::{Counter, Gauge};
 use platform::telemetry::Metrics;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -45,8 +47,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(1);
 pub const JOIN_WITHIN: Duration = Duration::from_secs(1);
 /// More changes than this to check at once clear the cache instead.
 pub const MAX_CHANGES: i64 = 256;
-/// Entries × visible changed listings above this clear the cache instead: matching costs
-/// about a microsecond per pair in PostgreSQL (4096 entries × 5 changes: 20 ms).
+/// Entries × visible changed listings above this clear the cache instead (placing a changed
+/// listing in a text search's order runs that search over the changed listings).
 pub const MAX_MATCHES: usize = 65_536;
 
 /// A cached response.
@@ -117,8 +119,6 @@ struct Slot<B> {
 struct State<B> {
     slots: HashMap<String, Slot<B>>,
     clock: u64,
-    /// The last listing version checked.
-    known: i64,
     checked: Option<Instant>,
 }
 
@@ -134,7 +134,6 @@ pub struct ResponseCache<B> {
     misses: Counter,
     dropped: Counter,
     entries: Gauge,
-    check_time: Histogram,
 }
 
 impl<B> ResponseCache<B> {
@@ -144,7 +143,6 @@ impl<B> ResponseCache<B> {
         let state = State {
             slots: HashMap::new(),
             clock: 0,
-            known: 0,
             checked: None,
         };
         Self {
@@ -154,7 +152,6 @@ impl<B> ResponseCache<B> {
             misses: metrics.counter(name, &[("result", "miss")]),
             dropped: metrics.counter("agentidp_marketplace_cache_invalidations_total", &[]),
             entries: metrics.gauge("agentidp_marketplace_cache_entries", &[]),
-            check_time: metrics.histogram("agentidp_marketplace_cache_check_seconds", &[]),
         }
     }
 

@@ -126,7 +126,6 @@ pub async fn purge_some(c: &impl GenericClient, limit: i64) -> Result<u64, tokio
 pub async fn vacuum_analyze(c: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
     // One statement per call: VACUUM refuses to run in the implicit transaction of a batch.
     c.batch_execute("SET statement_timeout = 0").await?;
-    c.batch_execute("VACUUM (ANALYZE) listings, listing_terms")
-        .await?;
+    c.batch_execute("VACUUM (ANALYZE) listings").await?;
     c.batch_execute("RESET statement_timeout").await
 }

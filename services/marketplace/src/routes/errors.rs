@@ -11,6 +11,7 @@ impl From<Failure> for ApiError {
             Failure::Connection(e) => e,
             Failure::Query(e) => e.into(),
             Failure::Encode(e) => ApiError::internal(e),
+            Failure::Index(e) => ApiError::internal(e),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Keyset cursors: the sort key of a page's last row and the fingerprint of the filters,
 //! in the platform's cursor format ([`platform::pagination`]): base64url of
-//! `r.<exact 0|1>.<rank bits, hex>.<id>.<fingerprint>` for a text search,
+//! `s.<score bits, hex>.<id>.<fingerprint>` for a text search,
 //! `t.<created_at, unix micros>.<id>.<fingerprint>` otherwise (ids in simple form).
 
 use platform::pagination::{self, CursorKey, CursorPart};
@@ -23,12 +23,9 @@ struct Key {
 impl CursorKey for Key {
     fn parts(&self) -> Vec<String> {
         let mut parts = match self.after {
-            After::Ranked { exact, rank, id } => vec![
-                "r".to_owned(),
-                exact.write(),
-                rank.write(),
-                id.simple().to_string(),
-            ],
+            After::Ranked { score, id } => {
+                vec!["s".to_owned(), score.write(), id.simple().to_string()]
+            }
             After::Recent { created_at, id } => {
                 vec!["t".to_owned(), created_at.write(), id.simple().to_string()]
             }
@@ -39,10 +36,9 @@ impl CursorKey for Key {
 
     fn from_parts(parts: &[&str]) -> Option<Self> {
         let (after, fingerprint) = match parts {
-            ["r", exact, rank, id, fp] => (
+            ["s", score, id, fp] => (
                 After::Ranked {
-                    exact: bool::read(exact)?,
-                    rank: f32::read(rank)?,
+                    score: f32::read(score)?,
                     id: Uuid::read(id)?,
                 },
                 fp,
@@ -101,8 +97,7 @@ mod tests {
     fn cursors_round_trip_and_belong_to_their_search() {
         let ranked = text("invoice");
         let after = After::Ranked {
-            exact: true,
-            rank: 0.6,
+            score: 0.6,
             id: Uuid::now_v7(),
         };
         let c = encode_cursor(&ranked, after);
@@ -126,15 +121,11 @@ mod tests {
     fn cursors_issued_before_keep_their_bytes() {
         let id = Uuid::parse_str("0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b").unwrap();
         let cases = [
-            // base64url of "r.1.3f19999a.0190b3c45d6e7f809a1b2c3d4e5f6a7b.5a9fb293cbe9"
+            // base64url of "s.3f19999a.0190b3c45d6e7f809a1b2c3d4e5f6a7b.5a9fb293cbe9"
             (
                 text("invoice"),
-                After::Ranked {
-                    exact: true,
-                    rank: 0.6,
-                    id,
-                },
-                "ci4xLjNmMTk5OTlhLjAxOTBiM2M0NWQ2ZTdmODA5YTFiMmMzZDRlNWY2YTdiLjVhOWZiMjkzY2JlOQ",
+                After::Ranked { score: 0.6, id },
+                "cy4zZjE5OTk5YS4wMTkwYjNjNDVkNmU3ZjgwOWExYjJjM2Q0ZTVmNmE3Yi41YTlmYjI5M2NiZTk",
             ),
             // base64url of "t.1700000000123456.0190b3c45d6e7f809a1b2c3d4e5f6a7b.bf75981da205"
             (

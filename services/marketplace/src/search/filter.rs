@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// and publisher lowercased. Two requests with equal filters get equal results.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct SearchFilter {
-    /// Full-text query (`websearch_to_tsquery` syntax), if any.
+    /// Full-text query (`websearch` syntax, `index::query`), if any.
     pub text: Option<String>,
     /// Agent type.
     pub agent_type: Option<AgentType>,
@@ -25,10 +25,8 @@ pub struct SearchFilter {
 pub enum After {
     /// A text search's sort key.
     Ranked {
-        /// Whether the row's name equals the query.
-        exact: bool,
-        /// Its `ts_rank_cd`.
-        rank: f32,
+        /// Its score (`index::collect`).
+        score: f32,
         /// Its id.
         id: Uuid,
     },

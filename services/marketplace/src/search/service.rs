@@ -1,6 +1,7 @@
 //! Running a search: validate the parameters, answer from the response cache, or be admitted
-//! for the client's address and take a turn ([`super::turns`]), query the database, cut the
-//! page and its cursor, and cache the response.
+//! for the client's address and take a turn ([`super::turns`]), search the index (with a
+//! text) or browse the database (without), cut the page and its cursor, and cache the
+//! response.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,7 +10,6 @@ use std::time::Duration;
 use metrics::Counter;
 use platform::db::Db;
 use platform::telemetry::Metrics;
-use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
 use super::cursor::encode_cursor;
@@ -19,9 +19,11 @@ use crate::cache::{Cached, ResponseCache, Started};
 use crate::config::Config;
 use crate::etag::etag_of;
 use crate::failure::Failure;
-use crate::listing::ListingDto;
-use crate::repo::search::{self as repo, LexemeStats, SearchSettings, StatsCache};
+use crate::index::SearchIndex;
+use crate::index::collect::Key;
+use crate::repo::search as repo;
 use crate::repo::versions::PageRange;
+use crate::search::filter::After;
 
 /// Why a search has no page.
 #[derive(Debug, thiserror::Error)]
@@ -54,40 +56,40 @@ impl From<tokio_postgres::Error> for SearchError {
     }
 }
 
-/// A page of results.
-#[derive(Debug, Serialize)]
-struct Page<'a> {
-    data: Vec<ListingDto<'a>>,
-    next_cursor: Option<String>,
-}
+/// A result: its id, its place in the order and its JSON.
+type Row = (uuid::Uuid, After, Vec<u8>);
 
-/// Full-text search and filters over the visible listings, one keyset page at a time, with
-/// the instance's response cache in front of the database. `B` is the type of cached bodies.
+/// Full-text search (the instance's index) and filters (the database), one keyset page at a
+/// time, with the instance's response cache in front. `B` is the type of cached bodies.
 #[derive(Debug)]
 pub struct Search<B> {
     db: Db,
+    index: Arc<SearchIndex>,
     cache: Arc<ResponseCache<B>>,
-    /// Turns of searches in the database (`MARKETPLACE_SEARCH_CONCURRENCY`), at most
+    /// Turns of uncached searches (`MARKETPLACE_SEARCH_CONCURRENCY`), at most
     /// `MARKETPLACE_SEARCH_IP_CONCURRENCY` admitted per client address.
     turns: Arc<Turns>,
     /// Searches refused for their address's bound.
     refused: Counter,
-    /// The postings' statistics two-word searches estimate from.
-    stats: StatsCache,
-    /// `MARKETPLACE_SEARCH_TIMEOUT_MS`: for a turn, and for the query.
+    /// `MARKETPLACE_SEARCH_TIMEOUT_MS`: for a turn, and for a query in the database.
     timeout: Duration,
-    /// `MARKETPLACE_PAIR_MATCHES_MIN`.
-    pair_matches_min: f64,
     /// `PUBLIC_URL` without a trailing slash (links).
     public_base: String,
 }
 
 impl<B: From<Vec<u8>>> Search<B> {
-    /// Searches of `db` through `cache`, as `config` says.
-    pub fn new(db: Db, cache: Arc<ResponseCache<B>>, config: &Config, metrics: &Metrics) -> Self {
+    /// Searches of `index` and `db` through `cache`, as `config` says.
+    pub fn new(
+        db: Db,
+        index: Arc<SearchIndex>,
+        cache: Arc<ResponseCache<B>>,
+        config: &Config,
+        metrics: &Metrics,
+    ) -> Self {
         let in_flight = metrics.gauge("agentidp_marketplace_searches_in_flight", &[]);
         Self {
             db,
+            index,
             cache,
             turns: Turns::new(
                 config.search_concurrency,
@@ -98,9 +100,7 @@ impl<B: From<Vec<u8>>> Search<B> {
                 "agentidp_marketplace_searches_refused_total",
                 &[("reason", "address_busy")],
             ),
-            stats: StatsCache::default(),
             timeout: config.search_timeout,
-            pair_matches_min: config.pair_matches_min,
             public_base: config.common.public_base(),
         }
     }
@@ -120,6 +120,57 @@ impl<B: From<Vec<u8>>> Search<B> {
             .await
     }
 
+    /// Up to `fetch` rows of `search` and the listing version they reflect.
+    async fn rows(
+        &self,
+        search: &SearchRequest,
+        fetch: i64,
+        started: Started,
+    ) -> Result<(i64, Vec<Row>), SearchError> {
+        if search.filter.text.is_some() {
+            let after = match search.after {
+                Some(After::Ranked { score, id }) => Some(Key {
+                    score,
+                    id: id.as_u128(),
+                }),
+                _ => None,
+            };
+            let (index, filter) = (self.index.clone(), search.filter.clone());
+            started.now();
+            let (version, hits) =
+                tokio::task::spawn_blocking(move || index.search(&filter, after, fetch as usize))
+                    .await
+                    .map_err(|e| Failure::Index(e.into()))?
+                    .map_err(Failure::Index)?;
+            let rows = hits
+                .into_iter()
+                .map(|h| {
+                    let key = After::Ranked {
+                        score: h.key.score,
+                        id: h.id,
+                    };
+                    (h.id, key, h.body)
+                })
+                .collect();
+            return Ok((version, rows));
+        }
+        let (version, listings) = {
+            let mut c = self.db.get().await.map_err(Failure::Connection)?;
+            started.now();
+            repo::recent(&mut c, &search.filter, search.after, fetch, self.timeout).await?
+        };
+        let mut rows = Vec::with_capacity(listings.len());
+        for l in listings {
+            let key = After::Recent {
+                created_at: l.created_at,
+                id: l.id,
+            };
+            let body = serde_json::to_vec(&l.summary(&self.public_base)).map_err(Failure::from)?;
+            rows.push((l.id, key, body));
+        }
+        Ok((version, rows))
+    }
+
     async fn run(
         &self,
         search: &SearchRequest,
@@ -130,45 +181,35 @@ impl<B: From<Vec<u8>>> Search<B> {
             self.refused.increment(1);
             SearchError::ClientBusy(e.limit)
         })?;
-        // Many concurrent searches only make each slower (they contend for the same buffers).
+        // Many concurrent searches only make each slower (they contend for the same cores).
         ticket
             .turn(self.timeout)
             .await
             .map_err(|_| SearchError::Busy)?;
-        let (version, mut hits) = {
-            let mut c = self.db.get().await.map_err(Failure::Connection)?;
-            started.now();
-            let stats = if self.pair_matches_min > 0.0 {
-                LexemeStats::cached(&self.stats, &c).await
-            } else {
-                None
-            };
-            let settings = SearchSettings {
-                timeout: self.timeout,
-                pair_matches_min: self.pair_matches_min,
-                stats: stats.as_deref(),
-            };
-            repo::search(&mut c, search, search.limit + 1, &settings).await?
-        };
-        let ids = hits.iter().map(|h| h.listing.id).collect();
-        let more = hits.len() as i64 > search.limit;
+        let (version, mut rows) = self.rows(search, search.limit + 1, started).await?;
+        drop(ticket);
+        let ids = rows.iter().map(|r| r.0).collect();
+        let more = rows.len() as i64 > search.limit;
         let range = PageRange {
             after: search.after,
-            last: hits.last().filter(|_| more).map(|h| h.key),
+            last: rows.last().filter(|_| more).map(|r| r.1),
         };
-        hits.truncate(search.limit as usize);
-        let next_cursor = hits
+        rows.truncate(search.limit as usize);
+        let next_cursor = rows
             .last()
             .filter(|_| more)
-            .map(|h| encode_cursor(&search.filter, h.key));
-        let page = Page {
-            data: hits
-                .iter()
-                .map(|h| h.listing.summary(&self.public_base))
-                .collect(),
-            next_cursor,
-        };
-        let body = serde_json::to_vec(&page).map_err(Failure::from)?;
+            .map(|r| encode_cursor(&search.filter, r.1));
+        let mut body = Vec::with_capacity(rows.iter().map(|r| r.2.len() + 1).sum::<usize>() + 64);
+        body.extend_from_slice(b"{\"data\":[");
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&r.2);
+        }
+        body.extend_from_slice(b"],\"next_cursor\":");
+        serde_json::to_writer(&mut body, &next_cursor).map_err(Failure::from)?;
+        body.push(b'}');
         let etag = etag_of(&body);
         Ok(Cached::new(body.into(), etag, ids, range, version))
     }

@@ -34,6 +34,23 @@ async fn search_from(app: &App, ip: &str, q: &str) -> TestResponse {
     app.client.send(req).await.unwrap()
 }
 
+/// Listings of a publisher never asked for before: a cache miss answered by the database.
+fn uncached_browse() -> String {
+    format!("publisher=p{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `GET` a search with the query string `query` as the client at `ip`.
+async fn get_from(app: &App, ip: &str, query: &str) -> TestResponse {
+    let req = app
+        .client
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/marketplace/agents?{query}"),
+        )
+        .header("x-forwarded-for", ip);
+    app.client.send(req).await.unwrap()
+}
+
 /// Three words and one or two exclusions never asked before: a cache miss.
 fn uncached_query() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -157,7 +174,7 @@ async fn a_burst_from_one_address_is_capped_while_another_address_is_served() {
         ("MARKETPLACE_SEARCH_TIMEOUT_MS", "10000"),
     ]);
     let app = Arc::new(spawn(&env, &overrides).await);
-    // A database that does not answer yet: every search that reaches it waits.
+    // A database that does not answer yet: every browse (no text) that reaches it waits.
     let mut db = env.db.client().await.unwrap();
     let lock = db.transaction().await.unwrap();
     lock.batch_execute("LOCK TABLE marketplace.listings IN ACCESS EXCLUSIVE MODE")
@@ -167,7 +184,7 @@ async fn a_burst_from_one_address_is_capped_while_another_address_is_served() {
     let burst: Vec<_> = (0..10)
         .map(|_| {
             let app = app.clone();
-            tokio::spawn(async move { search_from(&app, "203.0.113.1", &uncached_query()).await })
+            tokio::spawn(async move { get_from(&app, "203.0.113.1", &uncached_browse()).await })
         })
         .collect();
     // Two are admitted and wait for the database; the others are refused at once.
@@ -195,7 +212,7 @@ async fn a_burst_from_one_address_is_capped_while_another_address_is_served() {
     // Another address is admitted meanwhile: three searches in flight, none answered.
     let other = {
         let app = app.clone();
-        tokio::spawn(async move { search_from(&app, "198.51.100.7", &uncached_query()).await })
+        tokio::spawn(async move { get_from(&app, "198.51.100.7", &uncached_browse()).await })
     };
     let admitted = eventually(Duration::from_secs(5), || async {
         (in_flight(&app).await == 3.0).then_some(())
@@ -221,7 +238,7 @@ async fn a_burst_from_one_address_is_capped_while_another_address_is_served() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 200, 429, 429, 429, 429, 429, 429, 429, 429]);
     // Once they are answered, the address may search again.
-    let again = search_from(&app, "203.0.113.1", &uncached_query()).await;
+    let again = get_from(&app, "203.0.113.1", &uncached_browse()).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(in_flight(&app).await, 0.0);
 }

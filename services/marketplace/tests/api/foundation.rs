@@ -28,6 +28,7 @@ fn binary() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_marketplace"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MARKETPLACE_INDEX_DIR", crate::helpers::index_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

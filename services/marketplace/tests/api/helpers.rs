@@ -15,8 +15,21 @@ pub async fn spawn(env: &TestEnv, overrides: &[(&str, &str)]) -> TestApp<marketp
     spawn_env(with(env.env(), overrides)).await
 }
 
-/// Builds and spawns a marketplace from a full environment.
-pub async fn spawn_env(env: Env) -> TestApp<marketplace::State> {
+/// A search-index directory of its own for one instance.
+pub fn index_dir() -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "agentidp-test-index-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    dir.to_string_lossy().into_owned()
+}
+
+/// Builds and spawns a marketplace from a full environment (with an index directory of its
+/// own unless `MARKETPLACE_INDEX_DIR` names one).
+pub async fn spawn_env(mut env: Env) -> TestApp<marketplace::State> {
+    if env.get("MARKETPLACE_INDEX_DIR").is_none() {
+        env.set("MARKETPLACE_INDEX_DIR", index_dir());
+    }
     let config = marketplace::Config::from_env(&env).expect("valid test configuration");
     let app = marketplace::build(config)
         .await
@@ -115,8 +128,15 @@ impl Stack {
         assert_eq!(res.status, 200, "{}", res.body);
     }
 
-    /// Waits until the marketplace has applied every event identity has written so far.
+    /// Waits until the marketplace has applied every event identity has written so far, and
+    /// its search index every listing.
     pub async fn caught_up(&self) {
+        self.caught_up_feed().await;
+        indexed(&self.env, &self.market).await;
+    }
+
+    /// Waits until the marketplace has applied every event identity has written so far.
+    pub async fn caught_up_feed(&self) {
         let db = self.env.db.client().await.unwrap();
         let last: Option<(i64, i64)> = db
             .query_opt(
@@ -216,26 +236,23 @@ pub fn agent(description: &str, extra: Value) -> Value {
     body
 }
 
-/// Postings (`listing_terms`) that differ from what the visible listings' documents give, in
-/// either direction, and how many postings there are: the triggers keep the two in step.
-pub async fn postings_drift(env: &TestEnv) -> (i64, i64) {
+/// Waits until `app`'s search index reflects every listing written so far.
+pub async fn indexed(env: &TestEnv, app: &TestApp<marketplace::State>) {
     let db = env.db.client().await.unwrap();
-    db.batch_execute("SET search_path = marketplace, public")
+    let version: i64 = db
+        .query_one("SELECT version FROM marketplace.listing_version", &[])
         .await
-        .unwrap();
-    let r = db
-        .query_one(
-            "WITH want AS (
-                 SELECT p.lexeme COLLATE \"C\" AS lexeme, p.rank, l.id, p.occurrences, p.in_name
-                   FROM listings l, listing_postings(l.search) p
-                  WHERE l.visible),
-             have AS (SELECT lexeme, rank, id, occurrences, in_name FROM listing_terms)
-             SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM have) a)
-                  + (SELECT count(*) FROM (SELECT * FROM have EXCEPT ALL SELECT * FROM want) b),
-                    (SELECT count(*) FROM have)",
-            &[],
-        )
-        .await
-        .unwrap();
-    (r.get(0), r.get(1))
+        .unwrap()
+        .get(0);
+    let reached = eventually(Duration::from_secs(20), || async {
+        let body = app.client.get("/metrics").await.ok()?.body;
+        let at = body
+            .lines()
+            .find(|l| l.starts_with("agentidp_marketplace_index_version"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        (at >= version as f64).then_some(())
+    })
+    .await;
+    assert!(reached.is_some(), "the search index never caught up");
 }

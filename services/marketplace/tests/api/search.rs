@@ -272,211 +272,66 @@ async fn all_pages(
     out
 }
 
-/// The order every text search promises, computed by ranking every match: exact name first,
-/// then ts_rank_cd, then id, both descending.
-async fn ranked_everything(env: &testkit::TestEnv, q: &str, filter: &str) -> Vec<String> {
-    let db = env.db.client().await.unwrap();
-    db.query(
-        &format!(
-            "SELECT l.id::text FROM marketplace.listings l, websearch_to_tsquery('english', $1) q
-              WHERE l.visible AND (l.search @@ q OR lower(l.name) = $1) {filter}
-              ORDER BY lower(l.name) = $1 DESC, ts_rank_cd(l.search, q) DESC, l.id DESC"
-        ),
-        &[&q],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
-}
-
 #[tokio::test]
-async fn postings_searches_return_exactly_the_order_of_ranking_every_match() {
-    let env = testkit::TestEnv::new().await.unwrap();
-    let app = crate::helpers::spawn(&env, &[("RATE_LIMIT_MAX_REQUESTS", "1000000")]).await;
-    let config = marketplace::Config::from_env(&crate::helpers::with(env.env(), &[])).unwrap();
-    marketplace::seed_listings(&config, 6_000, 2_000, 11)
-        .await
-        .unwrap();
-    let db = env.db.client().await.unwrap();
-    // The capability whose first listing comes latest in the results for "read": a page of
-    // it needs more postings than a filtered search may read, so it is ranked the general way.
-    let late = db
-        .query_one(
-            "SELECT c, min(pos) FROM (
-                 SELECT l.capabilities, row_number() OVER (
-                            ORDER BY ts_rank_cd(l.search, q) DESC, l.id DESC) AS pos
-                   FROM marketplace.listings l, websearch_to_tsquery('english', 'read') q
-                  WHERE l.visible AND l.search @@ q) r, unnest(capabilities) c
-              GROUP BY c ORDER BY min(pos) DESC, c LIMIT 1",
-            &[],
+async fn the_last_word_matches_as_a_prefix_and_long_words_tolerate_typos_below_exact_matches() {
+    let s = Stack::start(&[]).await;
+    let p = s.publisher("Typo Labs").await;
+    let invoice = s
+        .register(
+            &p,
+            "Invoice Extractor",
+            agent("Extracts fields.", json!({})),
         )
-        .await
-        .unwrap();
-    let (capability, first): (String, i64) = (late.get(0), late.get(1));
-    assert!(first > 1_200, "{capability} first at {first}");
-    let tag = "gdpr";
-
-    // Whole result sets, page by page: a common word (thousands of matches), a word of the
-    // names and one of the descriptions; the plural finds the singular's stem; exclusions;
-    // words joined by `or`, where listings with several of the words are ranked on the spot.
+        .await;
+    let receipt = s
+        .register(&p, "Receipt Scanner", agent("Scans receipts.", json!({})))
+        .await;
+    // Its name holds a typo of "invoice" (one edit): found by "invoice", below the exact match.
+    let typo = s
+        .register(&p, "Invoise Tracker", agent("Tracks payments.", json!({})))
+        .await;
+    let summarizer = s
+        .register(&p, "Summarizer Bot", agent("Condenses text.", json!({})))
+        .await;
+    s.caught_up().await;
+    for (q, want) in [
+        // Search as you type: the last word is a prefix.
+        ("invoic", vec![&invoice]),
+        ("extractor+invoi", vec![&invoice]),
+        ("scann", vec![&receipt]),
+        // A transposition, a missing letter, a wrong letter: one edit from 5 letters.
+        ("invioce+extractor", vec![&invoice]),
+        ("extractr+invoice", vec![&invoice]),
+        ("recipt", vec![&receipt]),
+        // Two edits from 9 letters.
+        ("sumarizre", vec![&summarizer]),
+        // The exact word first, then its typo.
+        ("invoice", vec![&invoice, &typo]),
+        // An exclusion is exact.
+        ("invoice+-tracker", vec![&invoice]),
+    ] {
+        let res = search(&s.market, &format!("q={q}")).await;
+        let want: Vec<&str> = want.iter().map(|w| w.as_str()).collect();
+        assert_eq!(ids(&res), want, "q={q}: {}", res.body);
+    }
     for q in [
-        "read",
-        "invoices",
-        "extractor",
-        "teams",
-        "read -teams -finance",
-        "-pdf invoices",
-        "invoices or extractor",
-        "read OR teams",
-        "teams or pdf or finance",
-        // Ranked the general way: a repeated lexeme, a hyphenated word (three lexemes).
-        "invoices or invoice",
-        "e-invoice or pdf",
+        // A prefix only for the last word; two edits are too many below 9 letters; no typos
+        // below 5 letters.
+        "invoi+extractor",
+        "ivoce",
+        "scnr",
     ] {
-        let want = ranked_everything(&env, q, "").await;
-        assert!(want.len() > 100, "{q}: {} matches", want.len());
-        let query = format!("q={}&limit=100", q.replace(' ', "+"));
-        assert_eq!(all_pages(&app, &query, 100).await, want, "{q}");
+        assert_eq!(
+            ids(&search(&s.market, &format!("q={q}")).await),
+            Vec::<String>::new(),
+            "q={q}"
+        );
     }
-    // First pages with filters, small pages so the postings' walk runs out early.
-    for (q, filter, sql) in [
-        (
-            "read",
-            format!("tag={tag}"),
-            format!("AND l.tags @> ARRAY['{tag}']"),
-        ),
-        (
-            "read",
-            format!("capability={capability}"),
-            format!("AND l.capabilities @> ARRAY['{capability}']"),
-        ),
-        (
-            "invoices",
-            "agent_type=classifier".into(),
-            "AND l.agent_type = 'classifier'".into(),
-        ),
-        (
-            "teams",
-            "tag=pdf".into(),
-            "AND l.tags @> ARRAY['pdf']".into(),
-        ),
-        (
-            "read -teams",
-            format!("tag={tag}"),
-            format!("AND l.tags @> ARRAY['{tag}']"),
-        ),
-        (
-            "invoices or read",
-            format!("capability={capability}"),
-            format!("AND l.capabilities @> ARRAY['{capability}']"),
-        ),
-        (
-            "extractor or teams or pdf",
-            "agent_type=classifier".into(),
-            "AND l.agent_type = 'classifier'".into(),
-        ),
-    ] {
-        let want = ranked_everything(&env, q, &sql).await;
-        let query = format!("q={}&{filter}&limit=5", q.replace(' ', "+"));
-        let got = all_pages(&app, &query, 4).await;
-        assert_eq!(got, want[..want.len().min(20)], "q={q}&{filter}");
-    }
-}
-
-#[tokio::test]
-async fn two_word_searches_return_exactly_the_order_of_ranking_every_match() {
-    let env = testkit::TestEnv::new().await.unwrap();
-    // Every two-word search takes the bound (a catalogue this small never needs it).
-    let app = crate::helpers::spawn(
-        &env,
-        &[
-            ("RATE_LIMIT_MAX_REQUESTS", "1000000"),
-            ("MARKETPLACE_PAIR_MATCHES_MIN", "0"),
-        ],
-    )
-    .await;
-    let config = marketplace::Config::from_env(&crate::helpers::with(env.env(), &[])).unwrap();
-    marketplace::seed_listings(&config, 6_000, 2_000, 11)
-        .await
-        .unwrap();
-    let db = env.db.client().await.unwrap();
-    // The bound only narrows the search if listings without both words in the name can still
-    // make the page: these pairs have both (names are "<brand> <object> <role> <suffix>",
-    // capabilities repeat the objects and the roles' verbs).
-    let row = db
-        .query_one(
-            "SELECT count(*) FILTER (WHERE a.in_name AND b.in_name),
-                    count(*) FILTER (WHERE NOT (a.in_name AND b.in_name)
-                                       AND a.occurrences >= 2 AND b.occurrences >= 2)
-               FROM marketplace.listing_terms a JOIN marketplace.listing_terms b USING (id)
-              WHERE a.lexeme = 'imag' AND b.lexeme = 'classifi'",
-            &[],
-        )
-        .await
-        .unwrap();
-    let (named, repeated): (i64, i64) = (row.get(0), row.get(1));
-    assert!(
-        named >= 3 && repeated >= 10,
-        "{named} named, {repeated} repeated"
+    // Every match ranked, and paged one at a time: the same order.
+    let all = ids(&search(&s.market, "q=invoice+or+receipt").await);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(
+        all_pages(&s.market, "q=invoice+or+receipt&limit=1", 10).await,
+        all
     );
-    // And one listing without the words in its name that outranks the names: only the
-    // bound's second step finds it.
-    let crafted: uuid::Uuid = db
-        .query_one(
-            "INSERT INTO marketplace.listings (id, tenant_id, publisher, name, description,
-                 agent_type, version, capabilities, tags, deployment_env, status, listed, did,
-                 public_jwk, created_at, updated_at, feed_tx, feed_seq, changed_version)
-             SELECT gen_random_uuid(), tenant_id, publisher, 'Zeta Vision Sorter',
-                    'Image classifier for image classifier pipelines: image classifier, image classifier.',
-                    agent_type, version, capabilities, ARRAY['image', 'classifier'], deployment_env,
-                    'active', true, did, public_jwk, created_at, updated_at, 0, 0, changed_version
-               FROM marketplace.listings WHERE visible LIMIT 1
-             RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let first = ranked_everything(&env, "image classifier", "").await;
-    assert_eq!(first[0], crafted.to_string());
-
-    // First pages of every size that lets the names fill a page, paged on: pages after the
-    // names run out are ranked the general way, and both ways hand out the same cursors.
-    for q in [
-        "image classifier",
-        "classifier images",
-        "image monitor",
-        "approver review",
-        "post summarizer",
-        "summarizer pro",
-        "cloud monitor",
-        "monitor cloud -finance",
-    ] {
-        let want = ranked_everything(&env, q, "").await;
-        assert!(want.len() > 20, "{q}: {} matches", want.len());
-        for limit in [1, 2, 5] {
-            let query = format!("q={}&limit={limit}", q.replace(' ', "+"));
-            let got = all_pages(&app, &query, 6).await;
-            assert_eq!(
-                got,
-                want[..want.len().min(6 * limit)],
-                "q={q}&limit={limit}"
-            );
-        }
-    }
-    for (q, filter, sql) in [
-        ("cloud monitor", "tag=gdpr", "AND l.tags @> ARRAY['gdpr']"),
-        (
-            "summarizer pro",
-            "agent_type=summarizer",
-            "AND l.agent_type = 'summarizer'",
-        ),
-    ] {
-        let want = ranked_everything(&env, q, sql).await;
-        let query = format!("q={}&{filter}&limit=2", q.replace(' ', "+"));
-        let got = all_pages(&app, &query, 4).await;
-        assert_eq!(got, want[..want.len().min(8)], "q={q}&{filter}");
-    }
 }
