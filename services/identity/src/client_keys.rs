@@ -9,6 +9,8 @@ use platform::errors::FieldError;
 use platform::net::Cidr;
 use serde_json::Value;
 
+use crate::federation::issuers::plain_http_allowed;
+
 /// Most keys of one client.
 pub const MAX_KEYS: usize = 10;
 /// Longest `jwks_uri`.
@@ -157,14 +159,8 @@ pub fn check_jwks_uri(uri: &str, allowed: &[Cidr], errors: &mut Vec<FieldError>)
         errors.push(FieldError::new("jwks_uri", "must be an https URL"));
         return;
     };
-    let local_http = url.scheme() == "http"
-        && url
-            .host_str()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-            .and_then(|h| h.parse::<std::net::IpAddr>().ok())
-            .is_some_and(|ip| allowed.iter().any(|c| c.contains(ip)));
     if uri.len() > MAX_URI
-        || (url.scheme() != "https" && !local_http)
+        || (url.scheme() != "https" && !plain_http_allowed(&url, allowed))
         || !url.username().is_empty()
         || url.password().is_some()
         || url.fragment().is_some()

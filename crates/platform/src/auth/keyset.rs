@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
 
 use super::jwks::{JwksSource, jwk_alg};
 
@@ -112,6 +113,15 @@ impl KeySet {
         self.read().ordered.clone()
     }
 
+    /// The keys a JWT naming `kid` may be signed with: that key, or every key of the set
+    /// when the JWT names none.
+    pub async fn candidates(&self, kid: Option<&str>) -> Vec<Arc<KeyEntry>> {
+        match kid {
+            Some(kid) => self.key(kid).await.into_iter().collect(),
+            None => self.all().await,
+        }
+    }
+
     /// Reloads the set (rate-limited to once per [`MIN_REFRESH_INTERVAL`]), waiting for a
     /// reload already under way.
     pub async fn refresh(&self) {
@@ -159,4 +169,76 @@ impl KeySet {
             Err(e) => tracing::warn!(error = %e, "could not refresh a key set"),
         }
     }
+}
+
+/// Why no candidate key verified a JWT (see [`verify_jwt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    /// No key: none named by `kid`, or an empty set.
+    UnknownKey,
+    /// No candidate key is of the algorithm the JWT names.
+    AlgorithmNotOfKey,
+    /// Signed by a key of the set, expired.
+    Expired,
+    /// Signed by a key of the set, not yet valid (`nbf`).
+    NotYetValid,
+    /// Signed by a key of the set, another issuer.
+    Issuer,
+    /// Signed by a key of the set, without a required claim.
+    MissingClaim,
+    /// No candidate key's signature.
+    BadSignature,
+    /// Otherwise malformed.
+    Invalid,
+}
+
+impl Rejected {
+    /// A short reason, for audit logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownKey => "unknown_key",
+            Self::AlgorithmNotOfKey => "algorithm_not_of_key",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Issuer => "issuer",
+            Self::MissingClaim => "missing_claim",
+            Self::BadSignature => "bad_signature",
+            Self::Invalid => "invalid_token",
+        }
+    }
+}
+
+/// The claims of `jwt`, whose header names `alg`, verified by the first of `candidates` of
+/// that algorithm (the algorithm is the key's: `none`, HMAC or any other is refused), with
+/// the validation `configure` sets up (issuer, required claims, leeway). A claim problem of
+/// a correctly signed JWT ends the search at once.
+pub fn verify_jwt(
+    jwt: &str,
+    alg: Algorithm,
+    candidates: &[Arc<KeyEntry>],
+    configure: impl Fn(&mut Validation),
+) -> Result<Map<String, Value>, Rejected> {
+    use jsonwebtoken::errors::ErrorKind;
+    if candidates.is_empty() {
+        return Err(Rejected::UnknownKey);
+    }
+    let mut rejected = Rejected::AlgorithmNotOfKey;
+    for entry in candidates.iter().filter(|e| e.alg == alg) {
+        let mut v = Validation::new(entry.alg);
+        configure(&mut v);
+        match jsonwebtoken::decode::<Map<String, Value>>(jwt, &entry.key, &v) {
+            Ok(data) => return Ok(data.claims),
+            Err(e) => {
+                rejected = match e.kind() {
+                    ErrorKind::ExpiredSignature => return Err(Rejected::Expired),
+                    ErrorKind::ImmatureSignature => return Err(Rejected::NotYetValid),
+                    ErrorKind::InvalidIssuer => return Err(Rejected::Issuer),
+                    ErrorKind::MissingRequiredClaim(_) => return Err(Rejected::MissingClaim),
+                    ErrorKind::InvalidSignature => Rejected::BadSignature,
+                    _ => Rejected::Invalid,
+                };
+            }
+        }
+    }
+    Err(rejected)
 }

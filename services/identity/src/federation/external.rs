@@ -3,8 +3,8 @@
 //! none), the algorithm taken from the key (so `none`, HMAC or any algorithm other than the
 //! key's is refused), `iss`, `exp`, `nbf` and `iat` with 30 s of leeway.
 
-use jsonwebtoken::{Validation, decode, decode_header};
-use platform::auth::keyset::KeySet;
+use jsonwebtoken::decode_header;
+use platform::auth::keyset::{KeySet, Rejected, verify_jwt};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -53,37 +53,16 @@ pub async fn verify(token: &str, issuer: &str, keys: &KeySet) -> Result<External
         return Err("token_too_large");
     }
     let header = decode_header(token).map_err(|_| "malformed_or_unsupported_algorithm")?;
-    let candidates = match &header.kid {
-        Some(kid) => keys.key(kid).await.into_iter().collect::<Vec<_>>(),
-        None => keys.all().await,
-    };
-    if candidates.is_empty() {
-        return Err("unknown_key");
-    }
-    let mut reason = "algorithm_not_of_key";
-    for entry in candidates.iter().filter(|e| e.alg == header.alg) {
-        let mut v = Validation::new(entry.alg);
+    let candidates = keys.candidates(header.kid.as_deref()).await;
+    let claims = verify_jwt(token, header.alg, &candidates, |v| {
         v.set_issuer(&[issuer]);
         v.validate_aud = false;
         v.set_required_spec_claims(&["exp", "iss", "sub"]);
         v.leeway = LEEWAY as u64;
         v.validate_nbf = true;
-        match decode::<Map<String, Value>>(token, &entry.key, &v) {
-            Ok(data) => return read(data.claims),
-            Err(e) => {
-                use jsonwebtoken::errors::ErrorKind;
-                reason = match e.kind() {
-                    ErrorKind::ExpiredSignature => return Err("expired"),
-                    ErrorKind::ImmatureSignature => return Err("not_yet_valid"),
-                    ErrorKind::InvalidIssuer => return Err("issuer"),
-                    ErrorKind::MissingRequiredClaim(_) => return Err("missing_claim"),
-                    ErrorKind::InvalidSignature => "bad_signature",
-                    _ => "invalid_token",
-                };
-            }
-        }
-    }
-    Err(reason)
+    })
+    .map_err(Rejected::as_str)?;
+    read(claims)
 }
 
 fn read(claims: Map<String, Value>) -> Result<External, &'static str> {

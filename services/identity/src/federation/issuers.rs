@@ -28,6 +28,20 @@ const MAX_BODY: usize = 256 * 1024;
 /// Issuers kept; beyond, the cache starts afresh (only issuers of policies get here).
 const MAX_ISSUERS: usize = 10_000;
 
+/// Whether `url` is one the fetches may use without TLS: `http` to an IP address (or
+/// `localhost`) inside `allowed` (`FEDERATION_ALLOWED_NETWORKS`). Everything else must be
+/// `https`. Checked when an issuer or `jwks_uri` is saved; the guard checks again, with
+/// name resolution, on every fetch.
+pub fn plain_http_allowed(url: &reqwest::Url, allowed: &[Cidr]) -> bool {
+    url.scheme() == "http"
+        && url
+            .host_str()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .map(|h| if h == "localhost" { "127.0.0.1" } else { h })
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| allowed.iter().any(|c| c.contains(ip)))
+}
+
 /// Fetches JSON through the guard.
 #[derive(Debug, Clone)]
 struct Fetcher {

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::cache::PolicyCache;
 use super::conditions::{self, GITHUB_ISSUER};
+use super::issuers::plain_http_allowed;
 use crate::agents::{Grantor, PrivilegeError};
 use crate::audit::change::Change;
 use crate::audit::event::{NewEvent, format_time, micros};
@@ -157,14 +158,7 @@ impl TrustPolicies {
                 return;
             }
         };
-        let local_http = url.scheme() == "http"
-            && url
-                .host_str()
-                .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-                .map(|h| if h == "localhost" { "127.0.0.1" } else { h })
-                .and_then(|h| h.parse::<std::net::IpAddr>().ok())
-                .is_some_and(|ip| self.allowed.iter().any(|c| c.contains(ip)));
-        if url.scheme() != "https" && !local_http {
+        if url.scheme() != "https" && !plain_http_allowed(&url, &self.allowed) {
             errors.push(FieldError::new("issuer", "must be an https URL"));
         } else if !url.username().is_empty()
             || url.password().is_some()

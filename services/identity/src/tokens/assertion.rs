@@ -9,9 +9,10 @@
 //! are honoured; `jti` is required and accepted once across instances until `exp`.
 //! Failures are reasons for the audit log; the client only learns `invalid_client`.
 
-use jsonwebtoken::{Validation, decode, decode_header};
+use jsonwebtoken::decode_header;
 use platform::Failure;
-use serde_json::{Map, Value};
+use platform::auth::keyset::{Rejected, verify_jwt};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::federation::Issuers;
@@ -59,42 +60,32 @@ impl Assertions {
                 .map(|(_, k)| k.clone())
                 .collect(),
             ClientKeys::Uri(uri) => {
-                let set = self.remote.jwks_at(uri);
-                match &header.kid {
-                    Some(kid) => set.key(kid).await.into_iter().collect(),
-                    None => set.all().await,
-                }
+                self.remote
+                    .jwks_at(uri)
+                    .candidates(header.kid.as_deref())
+                    .await
             }
         };
-        if candidates.is_empty() {
-            return Ok(Err("assertion_unknown_key"));
-        }
-        let mut reason = "assertion_algorithm_not_of_key";
-        let mut claims = None;
-        for entry in candidates.iter().filter(|e| e.alg == header.alg) {
-            let mut v = Validation::new(entry.alg);
+        let verified = verify_jwt(assertion, header.alg, &candidates, |v| {
             v.validate_aud = false;
             v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
             v.leeway = LEEWAY as u64;
             v.validate_nbf = true;
-            match decode::<Map<String, Value>>(assertion, &entry.key, &v) {
-                Ok(d) => {
-                    claims = Some(d.claims);
-                    break;
-                }
-                Err(e) => {
-                    use jsonwebtoken::errors::ErrorKind;
-                    reason = match e.kind() {
-                        ErrorKind::ExpiredSignature => return Ok(Err("assertion_expired")),
-                        ErrorKind::ImmatureSignature => return Ok(Err("assertion_not_yet_valid")),
-                        ErrorKind::InvalidSignature => "assertion_bad_signature",
-                        _ => "assertion_invalid",
-                    };
-                }
+        });
+        let claims = match verified {
+            Ok(claims) => claims,
+            Err(r) => {
+                return Ok(Err(match r {
+                    Rejected::UnknownKey => "assertion_unknown_key",
+                    Rejected::AlgorithmNotOfKey => "assertion_algorithm_not_of_key",
+                    Rejected::Expired => "assertion_expired",
+                    Rejected::NotYetValid => "assertion_not_yet_valid",
+                    Rejected::BadSignature => "assertion_bad_signature",
+                    Rejected::Issuer | Rejected::MissingClaim | Rejected::Invalid => {
+                        "assertion_invalid"
+                    }
+                }));
             }
-        }
-        let Some(claims) = claims else {
-            return Ok(Err(reason));
         };
         let text = |k: &str| claims.get(k).and_then(Value::as_str);
         if text("iss") != Some(client_id) || text("sub") != Some(client_id) {
