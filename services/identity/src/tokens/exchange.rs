@@ -198,8 +198,14 @@ impl TokenService {
         details["aud"] = json!(audience);
         details["exp"] = json!(issued.exp);
         details["kid"] = json!(issued.kid);
-        self.exchanged(p.tenant_id, actor, &issued.jti, details, "federated")
-            .await?;
+        self.exchanged(
+            p.tenant_id,
+            actor,
+            &issued.jti,
+            details,
+            &self.exchanged_federated,
+        )
+        .await?;
         Ok(Granted {
             issued,
             scope,
@@ -208,14 +214,15 @@ impl TokenService {
         })
     }
 
-    /// Records an exchanged token (audit event before the answer, metering, metrics).
+    /// Records an exchanged token (audit event before the answer, metering, and `counter`,
+    /// the exchanges of its kind).
     async fn exchanged(
         &self,
         tenant: Uuid,
         actor: String,
         jti: &Uuid,
         details: serde_json::Value,
-        kind: &'static str,
+        counter: &metrics::Counter,
     ) -> Result<(), GrantError> {
         if self.audit_token_events {
             let event = NewEvent::new(tenant, actor, TOKEN_EXCHANGED, Some(format!("token:{jti}")))
@@ -225,10 +232,7 @@ impl TokenService {
         self.metering.add(tenant, Metric::TokenIssuances, 1);
         self.quota.record(tenant, Metric::TokenIssuances);
         self.tokens_issued.increment(1);
-        match kind {
-            "federated" => self.exchanged_federated.increment(1),
-            _ => self.exchanged_delegated.increment(1),
-        }
+        counter.increment(1);
         Ok(())
     }
 
@@ -383,8 +387,14 @@ impl TokenService {
             "subject_jti": subject.jti, "depth": depth, "jti": issued.jti, "scope": scope,
             "aud": audience, "exp": issued.exp, "kid": issued.kid,
         });
-        self.exchanged(tenant, actor, &issued.jti, details, "delegated")
-            .await?;
+        self.exchanged(
+            tenant,
+            actor,
+            &issued.jti,
+            details,
+            &self.exchanged_delegated,
+        )
+        .await?;
         Ok(Granted {
             issued,
             scope,

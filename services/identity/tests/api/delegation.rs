@@ -453,4 +453,35 @@ async fn withdrawing_the_grant_revoking_the_subject_or_suspending_an_agent_ends_
             .status,
         200
     );
+
+    // 4. The delegator is suspended.
+    let (other, other_cred) = agent(&a, &w, "Ends second actor").await;
+    let g = grant(
+        &a,
+        &w.admin,
+        w.agent_id(),
+        &json!({"actor_agent_id": other, "scopes": all}),
+    )
+    .await;
+    assert_eq!(g.status, 201, "{}", g.body);
+    let derived = token(&exchange(&a, &other_cred, &subject, &[]).await);
+    assert_eq!(
+        b.api
+            .http
+            .get_auth("/api/v1/agents", &derived)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let res = a
+        .api
+        .post_empty(
+            &format!("/api/v1/agents/{}/suspend", w.agent_id()),
+            &w.admin,
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status, 200, "{}", res.body);
+    ends_within_a_second(&b, &derived, &other_cred).await;
 }

@@ -374,3 +374,54 @@ async fn key_rotation_at_the_issuer_is_followed() {
     let after = gh.jwks_fetches() - fetched;
     assert!((1..=3).contains(&after), "{after} fetches");
 }
+
+#[tokio::test]
+async fn exchanges_and_policy_changes_reach_webhooks() {
+    let env = TestEnv::new().await.unwrap();
+    let id = spawn(
+        &env,
+        &[
+            ("FEDERATION_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            ("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            ("WEBHOOK_POLL_INTERVAL_MS", "20"),
+        ],
+    )
+    .await;
+    let w = world(&id, "Fed hooks").await;
+    let rx = testkit::receiver::Receiver::start(0).await.unwrap();
+    let hook = id
+        .api
+        .http
+        .post_json(
+            "/api/v1/webhooks",
+            Some(&w.admin),
+            &json!({"url": rx.url(), "event_types": ["federation.policy.created", "token.exchanged"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let gh = FakeIssuer::start().await.unwrap();
+    let policy = github_policy(&id, &w, gh.issuer(), json!({"repository": REPO})).await;
+    let aud = policy["audience"].as_str().unwrap();
+    let res = exchange(
+        &id,
+        &gh.sign(&github_claims(gh.issuer(), aud, REPO, MAIN)),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let got = testkit::eventually(std::time::Duration::from_secs(5), || async {
+        let got = rx.received();
+        (got.len() >= 2).then_some(got)
+    })
+    .await
+    .expect("two deliveries");
+    let types: Vec<String> = got
+        .iter()
+        .map(|r| r.headers["x-agentidp-event"].clone())
+        .collect();
+    assert_eq!(types, ["federation.policy.created", "token.exchanged"]);
+    let body: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(body["data"]["kind"], "federated");
+    assert_eq!(body["data"]["trust_policy_id"], policy["id"]);
+}
